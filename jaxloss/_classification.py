@@ -1,0 +1,535 @@
+r"""Classification losses: the cross-entropies, one_hot_mse and the rescaled square loss.
+
+The class axis of per-example losses is the last one after ``axis`` is moved there;
+their unreduced loss has one value per example. A class index outside ``[0, C)``
+gives a NaN loss for its example (it is never wrapped around or silently ignored);
+mask such examples with ``where`` to leave them out, or check them with
+``jaxloss.checked``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax.custom_derivatives import SymbolicZero
+from jax.typing import ArrayLike
+
+from jaxloss import _checks, _reduction
+from jaxloss._checks import Reduction
+from jaxloss._regression import mse_core
+
+# torch's binary_cross_entropy clamps each log at -100 so that p = 0 or 1 stays finite.
+_LOG_CLAMP = -100.0
+# torch's gradient of binary_cross_entropy divides by max(p (1 - p), 1e-12).
+_BCE_GRADIENT_EPSILON = 1e-12
+
+
+def _one_hot(labels: jax.Array, num_classes: int, dtype) -> jax.Array:
+    # An explicit iota of the full shape: jax.nn.one_hot relies on rank promotion.
+    classes = jax.lax.broadcasted_iota(labels.dtype, (*labels.shape, num_classes), labels.ndim)
+    return (labels[..., None] == classes).astype(dtype)
+
+
+def _times(coefficient: jax.Array, log_value: jax.Array) -> jax.Array:
+    """``coefficient * log_value`` with the convention ``0 * log 0 = 0``."""
+    return jnp.where(coefficient == 0, 0, coefficient * log_value)
+
+
+def _nan_outside_classes(loss: jax.Array, labels: jax.Array, num_classes: int) -> jax.Array:
+    """Marks the loss of an out-of-range label as NaN instead of a plausible number."""
+    valid = (labels >= 0) & (labels < num_classes)
+    if loss.ndim > labels.ndim:
+        valid = valid[..., None]
+    return jnp.where(valid, loss, jnp.nan)
+
+
+# --------------------------------------------------------------------------------------
+# Binary losses.
+
+
+def _binary_cross_entropy_value_and_partials(probabilities: jax.Array, targets: jax.Array):
+    log_p = jnp.maximum(jnp.log(probabilities), _LOG_CLAMP)
+    log_not_p = jnp.maximum(jnp.log1p(-probabilities), _LOG_CLAMP)
+    value = -(targets * log_p + (1 - targets) * log_not_p)
+    # d/dp = -t/p + (1 - t)/(1 - p) = (p - t) / (p (1 - p)), clamped as torch does.
+    slope = jnp.maximum(probabilities * (1 - probabilities), _BCE_GRADIENT_EPSILON)
+    return value, ((probabilities - targets) / slope, log_not_p - log_p)
+
+
+binary_cross_entropy_core = _reduction.elementwise_custom_jvp(
+    _binary_cross_entropy_value_and_partials
+)
+
+
+def binary_cross_entropy_derivative(probabilities: jax.Array, targets: jax.Array) -> jax.Array:
+    return _binary_cross_entropy_value_and_partials(probabilities, targets)[1][0]
+
+
+def _sigmoid_bce_value_and_partials(
+    logits: jax.Array, targets: jax.Array, pos_weight: jax.Array | float = 1.0
+):
+    # log_sigmoid(-z) is log(1 - sigmoid(z)) without the cancellation at large z.
+    log_p = jax.nn.log_sigmoid(logits)
+    log_not_p = jax.nn.log_sigmoid(-logits)
+    positive = pos_weight * targets
+    # _times keeps (z, y) = (+inf, 1) at 0 rather than 0 * -inf = NaN.
+    value = -(_times(positive, log_p) + _times(1 - targets, log_not_p))
+    # d/dz = (1 - y) sigmoid(z) - w y sigmoid(-z), which is sigmoid(z) - y when w = 1.
+    d_logits = (1 - targets) * jax.nn.sigmoid(logits) - positive * jax.nn.sigmoid(-logits)
+    d_targets = log_not_p - pos_weight * log_p
+    d_pos_weight = -_times(targets, log_p)
+    return value, (d_logits, d_targets, d_pos_weight)
+
+
+def _sigmoid_bce_unit_weight(logits: jax.Array, targets: jax.Array):
+    value, partials = _sigmoid_bce_value_and_partials(logits, targets)
+    return value, partials[:2]
+
+
+def _sigmoid_bce_weighted(logits: jax.Array, targets: jax.Array, pos_weight: jax.Array):
+    return _sigmoid_bce_value_and_partials(
+        logits, targets, jnp.broadcast_to(pos_weight, logits.shape)
+    )
+
+
+sigmoid_binary_cross_entropy_core = _reduction.elementwise_custom_jvp(_sigmoid_bce_unit_weight)
+sigmoid_binary_cross_entropy_pos_weight_core = _reduction.elementwise_custom_jvp(
+    _sigmoid_bce_weighted
+)
+
+
+def sigmoid_binary_cross_entropy_derivative(
+    logits: jax.Array, targets: jax.Array, pos_weight: jax.Array | float = 1.0
+) -> jax.Array:
+    return _sigmoid_bce_weighted(logits, targets, jnp.asarray(pos_weight, logits.dtype))[1][0]
+
+
+# --------------------------------------------------------------------------------------
+# Softmax losses (class axis last).
+
+
+@jax.custom_jvp
+def softmax_cross_entropy_core(logits: jax.Array, targets: jax.Array) -> jax.Array:
+    log_probabilities = jax.nn.log_softmax(logits, axis=-1)
+    # _times gives 0 * log 0 = 0, so a class masked with a -inf logit adds nothing.
+    return -jnp.sum(_times(targets, log_probabilities), axis=-1)
+
+
+def softmax_cross_entropy_derivative(logits: jax.Array, targets: jax.Array) -> jax.Array:
+    # d/dz_c of -sum_k y_k log softmax(z)_k is softmax(z)_c sum_k y_k - y_c.
+    probabilities = jax.nn.softmax(logits, axis=-1)
+    return probabilities * jnp.sum(targets, axis=-1, keepdims=True) - targets
+
+
+def _softmax_cross_entropy_rule(primals, tangents):
+    logits, targets = primals
+    logits_dot, targets_dot = tangents
+    value = softmax_cross_entropy_core(logits, targets)
+    tangent = jnp.zeros_like(value)
+    if not isinstance(logits_dot, SymbolicZero):
+        derivative = softmax_cross_entropy_derivative(logits, targets)
+        tangent = tangent + jnp.sum(derivative * logits_dot, axis=-1)
+    if not isinstance(targets_dot, SymbolicZero):
+        log_probabilities = jax.nn.log_softmax(logits, axis=-1)
+        tangent = tangent - jnp.sum(log_probabilities * targets_dot, axis=-1)
+    return value, tangent
+
+
+softmax_cross_entropy_core.defjvp(_softmax_cross_entropy_rule, symbolic_zeros=True)
+
+
+def _smoothed_one_hot(labels: jax.Array, num_classes: int, smoothing, dtype) -> jax.Array:
+    one_hot_rows = _one_hot(labels, num_classes, dtype)
+    return (1 - smoothing) * one_hot_rows + smoothing / num_classes
+
+
+def softmax_integer_core(logits: jax.Array, labels: jax.Array, smoothing: jax.Array):
+    num_classes = logits.shape[-1]
+    targets = _smoothed_one_hot(labels, num_classes, smoothing, logits.dtype)
+    loss = softmax_cross_entropy_core(logits, targets)
+    return _nan_outside_classes(loss, labels, num_classes)
+
+
+def softmax_integer_derivative(logits: jax.Array, labels: jax.Array, smoothing: jax.Array):
+    targets = _smoothed_one_hot(labels, logits.shape[-1], smoothing, logits.dtype)
+    return softmax_cross_entropy_derivative(logits, targets)
+
+
+def one_hot_mse_core(predictions: jax.Array, labels: jax.Array) -> jax.Array:
+    num_classes = predictions.shape[-1]
+    targets = _one_hot(labels, num_classes, predictions.dtype)
+    return _nan_outside_classes(mse_core(predictions, targets), labels, num_classes)
+
+
+def one_hot_mse_derivative(predictions: jax.Array, labels: jax.Array) -> jax.Array:
+    targets = _one_hot(labels, predictions.shape[-1], predictions.dtype)
+    return 2 * (predictions - targets)
+
+
+def _rescaled_terms(logits: jax.Array, labels: jax.Array, k: jax.Array, m: jax.Array):
+    """The shifted logits and each class's factor: ``k`` for the label, 1 elsewhere."""
+    one_hot_rows = _one_hot(labels, logits.shape[-1], logits.dtype)
+    return logits - m * one_hot_rows, 1 + (k - 1) * one_hot_rows
+
+
+def rescaled_square_core(logits, labels, k, m) -> jax.Array:
+    shifted, factor = _rescaled_terms(logits, labels, k, m)
+    loss = jnp.mean(factor * jnp.square(shifted), axis=-1)
+    return _nan_outside_classes(loss, labels, logits.shape[-1])
+
+
+def rescaled_square_derivative(logits, labels, k, m) -> jax.Array:
+    shifted, factor = _rescaled_terms(logits, labels, k, m)
+    return 2 * factor * shifted / logits.shape[-1]
+
+
+# --------------------------------------------------------------------------------------
+# Public losses.
+
+
+def binary_cross_entropy(
+    probabilities: ArrayLike,
+    targets: ArrayLike,
+    *,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Binary cross-entropy on probabilities, torch's ``nn.BCELoss()``.
+
+    .. math:: \ell_i = -\big(y_i \log p_i + (1 - y_i)\log(1 - p_i)\big)
+
+    Each log is clamped at -100, as torch does, so ``p = 0`` or ``1`` stays finite.
+    The gradient is :math:`(p - y) / \max(p(1-p), 10^{-12})`. Prefer
+    :func:`jaxloss.sigmoid_binary_cross_entropy` on logits: it is exact where this
+    one clamps.
+
+    Args:
+      probabilities: values in ``[0, 1]``, any shape.
+      targets: values in ``[0, 1]``, same shape as ``probabilities``.
+      reduction, weights, where: as in :func:`jaxloss.mse`.
+
+    Returns:
+      A scalar, or an array shaped like ``probabilities`` when ``reduction="none"``.
+
+    Example:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> jaxloss.binary_cross_entropy(jnp.array([0.9, 0.2]), jnp.array([1.0, 0.0]))
+      Array(0.164..., dtype=float32)
+    """
+    return _reduction.run(
+        binary_cross_entropy_core,
+        "probabilities",
+        probabilities,
+        "targets",
+        targets,
+        (),
+        reduction=reduction,
+        weights=weights,
+        where=where,
+    )
+
+
+def sigmoid_binary_cross_entropy(
+    logits: ArrayLike,
+    targets: ArrayLike,
+    *,
+    pos_weight: ArrayLike | None = None,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Binary cross-entropy on logits, torch's ``nn.BCEWithLogitsLoss()``.
+
+    .. math:: \ell_i = -\big(w_+ y_i \log\sigma(z_i) + (1 - y_i)\log\sigma(-z_i)\big)
+
+    Its gradient is :math:`(1-y)\sigma(z) - w_+ y\,\sigma(-z)`, which is
+    :math:`\sigma(z) - y` without ``pos_weight``: unlike ``sigmoid_mse`` it does not
+    vanish when the sigmoid saturates on the wrong side. Value and gradient are
+    finite and exact at logits of any size, infinite ones included (the loss at
+    ``(+inf, 1)`` is 0 with gradient 0).
+
+    Args:
+      logits: pre-sigmoid scores, any shape.
+      targets: values in ``[0, 1]``, same shape as ``logits``.
+      pos_weight: optional weight :math:`w_+` of the positive term, broadcast to
+        ``logits`` (one per class for multi-label problems), as in torch.
+      reduction, weights, where: as in :func:`jaxloss.mse`.
+
+    Returns:
+      A scalar, or an array shaped like ``logits`` when ``reduction="none"``.
+
+    Example:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> jaxloss.sigmoid_binary_cross_entropy(jnp.array([0.0, 2.0]), jnp.array([0.0, 1.0]))
+      Array(0.410..., dtype=float32)
+    """
+    if pos_weight is None:
+        core, params = sigmoid_binary_cross_entropy_core, ()
+    else:
+        pos_weight_array = _reduction.as_checked_array("pos_weight", pos_weight)
+        _checks.check_broadcastable("pos_weight", pos_weight_array, jnp.shape(logits))
+        core, params = sigmoid_binary_cross_entropy_pos_weight_core, (pos_weight_array,)
+    return _reduction.run(
+        core,
+        "logits",
+        logits,
+        "targets",
+        targets,
+        params,
+        reduction=reduction,
+        weights=weights,
+        where=where,
+    )
+
+
+def softmax_cross_entropy(
+    logits: ArrayLike,
+    targets: ArrayLike,
+    *,
+    axis: int = -1,
+    label_smoothing: ArrayLike = 0.0,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Softmax cross-entropy against probability (or one-hot) targets.
+
+    .. math:: \ell_n = -\sum_c y_{nc} \log \operatorname{softmax}(z_n)_c
+
+    One value per example before reduction. Its gradient is
+    :math:`\operatorname{softmax}(z)\sum_c y_c - y`, i.e. ``softmax(z) - y`` for
+    targets that sum to 1. A class masked with a ``-inf`` logit and target 0 adds 0
+    (``0 log 0 = 0``) to the value and the gradient.
+
+    Args:
+      logits: scores with a class axis.
+      targets: class probabilities, same shape as ``logits``.
+      axis: the class axis.
+      label_smoothing: ``alpha`` in ``[0, 1]``; targets become
+        ``(1 - alpha) y + alpha / C`` (see :func:`jaxloss.smooth_labels`).
+      reduction, weights, where: as in :func:`jaxloss.mse`, with ``weights`` and
+        ``where`` broadcast to the per-example loss (``logits`` without ``axis``).
+
+    Returns:
+      A scalar, or the per-example losses when ``reduction="none"``.
+
+    Example:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> logits = jnp.array([[2.0, 0.0, -1.0]])
+      >>> jaxloss.softmax_cross_entropy(logits, jnp.array([[1.0, 0.0, 0.0]]))
+      Array(0.169..., dtype=float32)
+    """
+    _checks.check_concrete_range("label_smoothing", label_smoothing, 0.0, 1.0)
+    return _reduction.run(
+        smoothed_softmax_core,
+        "logits",
+        logits,
+        "targets",
+        targets,
+        (label_smoothing,),
+        reduction=reduction,
+        weights=weights,
+        where=where,
+        per_example=True,
+        axis=axis,
+    )
+
+
+def smoothed_softmax_core(logits: jax.Array, targets: jax.Array, smoothing: jax.Array):
+    smoothed = (1 - smoothing) * targets + smoothing / logits.shape[-1]
+    return softmax_cross_entropy_core(logits, smoothed)
+
+
+def smoothed_softmax_derivative(logits: jax.Array, targets: jax.Array, smoothing: jax.Array):
+    smoothed = (1 - smoothing) * targets + smoothing / logits.shape[-1]
+    return softmax_cross_entropy_derivative(logits, smoothed)
+
+
+def softmax_cross_entropy_with_integer_labels(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    axis: int = -1,
+    label_smoothing: ArrayLike = 0.0,
+    class_weights: ArrayLike | None = None,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Softmax cross-entropy against integer class labels, torch's ``nn.CrossEntropyLoss``.
+
+    .. math:: \ell_n = -\log \operatorname{softmax}(z_n)_{y_n}
+
+    With ``label_smoothing = alpha`` the target is ``(1 - alpha) onehot(y) + alpha/C``.
+    The gradient is ``softmax(z) - target``.
+
+    ``class_weights[y_n]`` multiplies example ``n``'s weight, and ``"mean"`` divides
+    by the summed weights, as torch does. (With label smoothing torch also weights
+    each smoothing term by its own class; jaxloss weights the whole example by its
+    label's class.) A label outside ``[0, C)`` gives a NaN loss for its example.
+
+    Args:
+      logits: scores with a class axis.
+      labels: integer class indices, shaped like ``logits`` without ``axis``.
+      axis: the class axis.
+      label_smoothing: ``alpha`` in ``[0, 1]``.
+      class_weights: optional weight per class, shape ``[C]``.
+      reduction, weights, where: as in :func:`jaxloss.mse`, broadcast to the
+        per-example loss.
+
+    Returns:
+      A scalar, or the per-example losses when ``reduction="none"``.
+
+    Example:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> logits = jnp.array([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
+      >>> jaxloss.softmax_cross_entropy_with_integer_labels(
+      ...     logits, jnp.array([0, 2]), reduction="none")
+      Array([0.169..., 1.098...], dtype=float32)
+    """
+    _checks.check_concrete_range("label_smoothing", label_smoothing, 0.0, 1.0)
+    return _reduction.run(
+        softmax_integer_core,
+        "logits",
+        logits,
+        "labels",
+        labels,
+        (label_smoothing,),
+        reduction=reduction,
+        weights=weights,
+        where=where,
+        second_kind="labels",
+        per_example=True,
+        axis=axis,
+        class_weights=class_weights,
+    )
+
+
+def one_hot_mse(
+    predictions: ArrayLike,
+    labels: ArrayLike,
+    *,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Mean squared error against one-hot encoded integer labels.
+
+    .. math:: \ell_{nc} = (p_{nc} - [c = y_n])^2
+
+    Equal to ``mse(predictions, one_hot(labels, C))``: the mean runs over all
+    ``N * C`` elements, as torch's ``MSELoss`` does with one-hot targets. This is
+    how MSE is used for multi-class problems; cross-entropy takes the indices
+    directly. The gradient is ``2 (p - onehot(y))`` scaled by the reduction.
+
+    Args:
+      predictions: floating array ``[..., C]`` (often softmax outputs).
+      labels: integer class indices, shape ``[...]``.
+      reduction, weights, where: as in :func:`jaxloss.mse`, broadcast to the
+        elementwise loss ``[..., C]`` (per-example weights need shape ``[..., 1]``).
+
+    Returns:
+      A scalar, or an array shaped like ``predictions`` when ``reduction="none"``.
+
+    Example:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> jaxloss.one_hot_mse(jnp.array([[0.8, 0.1, 0.1]]), jnp.array([0]))
+      Array(0.02, dtype=float32)
+    """
+    return _reduction.run(
+        one_hot_mse_core,
+        "predictions",
+        predictions,
+        "labels",
+        labels,
+        (),
+        reduction=reduction,
+        weights=weights,
+        where=where,
+        second_kind="labels",
+    )
+
+
+def rescaled_square_loss(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    k: ArrayLike = 1.0,
+    m: ArrayLike = 1.0,
+    reduction: Reduction = "mean",
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+) -> jax.Array:
+    r"""The rescaled square loss of Hui & Belkin (ICLR 2021) on raw logits.
+
+    .. math:: \ell_n = \frac1C\Big[k (z_{n y_n} - m)^2 + \sum_{i \ne y_n} z_{ni}^2\Big]
+
+    ``k = m = 1`` is one-hot MSE on the logits (per example). Hui & Belkin use
+    ``k > 1`` and ``m > 1`` for many classes. The gradient is
+    ``(2/C) factor * (z - m onehot(y))`` with ``factor`` ``k`` at the label, 1 elsewhere.
+
+    Args:
+      logits: scores ``[..., C]``.
+      labels: integer class indices, shape ``[...]``.
+      k: weight of the true class's term.
+      m: target value of the true class's logit.
+      reduction, weights, where: as in :func:`jaxloss.mse`, broadcast to the
+        per-example loss.
+
+    Returns:
+      A scalar, or the per-example losses when ``reduction="none"``.
+
+    Example:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> jaxloss.rescaled_square_loss(jnp.array([[0.8, 0.1, 0.1]]), jnp.array([0]))
+      Array(0.02, dtype=float32)
+    """
+    return _reduction.run(
+        rescaled_square_core,
+        "logits",
+        logits,
+        "labels",
+        labels,
+        (k, m),
+        reduction=reduction,
+        weights=weights,
+        where=where,
+        second_kind="labels",
+        per_example=True,
+    )
+
+
+def one_hot(labels: ArrayLike, num_classes: int, *, dtype=jnp.float32) -> jax.Array:
+    """One-hot rows of width ``num_classes`` for integer ``labels``.
+
+    A label outside ``[0, num_classes)`` gives an all-zero row, as ``jax.nn.one_hot`` does.
+
+    Example:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> jaxloss.one_hot(jnp.array([2, 0]), 3)
+      Array([[0., 0., 1.],
+             [1., 0., 0.]], dtype=float32)
+    """
+    labels_array = _checks.as_array("labels", labels)
+    _checks.check_integer("labels", labels_array)
+    if not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+    return _one_hot(labels_array, num_classes, dtype)
+
+
+def smooth_labels(targets: ArrayLike, alpha: ArrayLike) -> jax.Array:
+    """Label smoothing: ``(1 - alpha) * targets + alpha / C`` over the last axis.
+
+    Example:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> jaxloss.smooth_labels(jnp.array([1.0, 0.0, 0.0, 0.0]), 0.2)
+      Array([0.85, 0.05, 0.05, 0.05], dtype=float32)
+    """
+    targets_array = _checks.as_array("targets", targets)
+    _checks.check_floating("targets", targets_array)
+    if targets_array.ndim == 0:
+        raise ValueError("targets must have a class axis, got a scalar")
+    _checks.check_concrete_range("alpha", alpha, 0.0, 1.0)
+    alpha_array = jnp.asarray(alpha, targets_array.dtype)
+    return (1 - alpha_array) * targets_array + alpha_array / targets_array.shape[-1]

@@ -1,0 +1,240 @@
+"""Generic checks run on every row of ``jaxloss.registry.LOSSES``.
+
+A loss added to the registry is checked here by construction: jit, vmap, the
+closed-form gradient against autodiff of the textbook formula (float64), second
+derivatives, finiteness at extremes, masking and the dtype policy.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.test_util import check_grads
+
+from jaxloss.registry import LOSSES, LossSpec
+from tests import reference
+
+SPECS = list(LOSSES.values())
+REDUCTIONS = ("mean", "sum", "none")
+# Class losses read the last entry of a shape as the number of classes.
+SHAPES = ((5,), (3, 4), (2, 3, 4))
+
+
+def by_name(function):
+    return pytest.mark.parametrize("spec", SPECS, ids=[spec.name for spec in SPECS])(function)
+
+
+def make_inputs(spec: LossSpec, shape, dtype=np.float32, seed=0):
+    first, second = spec.sample(np.random.default_rng(seed), shape, dtype)
+    return jnp.asarray(first), jnp.asarray(second)
+
+
+def loss_shape(spec: LossSpec, shape):
+    return shape[:-1] if spec.per_example else shape
+
+
+def weights_and_mask(spec: LossSpec, shape, dtype, seed=1):
+    rng = np.random.default_rng(seed)
+    unreduced_shape = loss_shape(spec, shape)
+    weights = jnp.asarray(rng.uniform(0.1, 2.0, size=unreduced_shape).astype(dtype))
+    where = jnp.asarray(rng.uniform(size=unreduced_shape) < 0.7)
+    return weights, where
+
+
+VARIANTS = ("plain", "weighted", "masked", "weighted_masked_options")
+
+
+def variant_kwargs(spec: LossSpec, variant: str, shape, dtype):
+    weights, where = weights_and_mask(spec, shape, dtype)
+    kwargs = {
+        "plain": {},
+        "weighted": {"weights": weights},
+        "masked": {"where": where},
+        "weighted_masked_options": {"weights": weights, "where": where, **spec.options},
+    }[variant]
+    return kwargs
+
+
+@by_name
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_jit_equals_no_jit(spec, reduction):
+    first, second = make_inputs(spec, (3, 4))
+    call = functools.partial(spec.loss, reduction=reduction, **spec.options)
+    jitted = jax.jit(call)(first, second)
+    with jax.disable_jit():
+        eager = call(first, second)
+    np.testing.assert_allclose(jitted, eager, rtol=1e-6, atol=1e-7)
+
+
+@by_name
+def test_vmap_equals_python_loop(spec):
+    first, second = make_inputs(spec, (6, 3, 4))
+    call = functools.partial(spec.loss, **spec.options)
+    mapped = jax.vmap(call)(first, second)
+    looped = jnp.stack([call(first[i], second[i]) for i in range(first.shape[0])])
+    np.testing.assert_allclose(mapped, looped, rtol=1e-6)
+
+
+@by_name
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_value_and_gradient_match_the_textbook_formula_in_float64(spec, reduction):
+    with jax.enable_x64(True):
+        # Each variant runs on one of the shapes in turn: every shape, variant and
+        # reduction is covered without compiling all their combinations.
+        for seed, variant in enumerate(VARIANTS):
+            shape = SHAPES[(seed + REDUCTIONS.index(reduction)) % len(SHAPES)]
+            first, second = make_inputs(spec, shape, np.float64, seed=seed)
+            kwargs = {"reduction": reduction, **variant_kwargs(spec, variant, shape, np.float64)}
+            expected_value = reference.loss(spec.name, first, second, **kwargs)
+            expected_gradient = reference.gradient(spec.name, first, second, **kwargs)
+
+            value = spec.loss(first, second, **kwargs)
+            closed_form = spec.gradient(first, second, **kwargs)
+            autodiff = jax.grad(lambda x, kw=kwargs: jnp.sum(spec.loss(x, second, **kw)))(first)
+
+            assert value.dtype == jnp.float64
+            np.testing.assert_allclose(value, expected_value, rtol=1e-10, atol=1e-14)
+            np.testing.assert_allclose(closed_form, expected_gradient, rtol=1e-10, atol=1e-14)
+            np.testing.assert_allclose(autodiff, expected_gradient, rtol=1e-10, atol=1e-14)
+
+
+@by_name
+def test_second_order_gradients_by_finite_differences(spec):
+    with jax.enable_x64(True):
+        first, second = make_inputs(spec, (2, 3), np.float64)
+        weights, where = weights_and_mask(spec, (2, 3), np.float64)
+
+        def of_first(x):
+            return spec.loss(x, second, weights=weights, where=where, **spec.options)
+
+        check_grads(of_first, (first,), order=2, modes=("fwd", "rev"), eps=1e-6)
+        if spec.target_kind != "labels":
+
+            def of_both(x, y):
+                return spec.loss(x, y, **spec.options)
+
+            check_grads(of_both, (first, second), order=2, modes=("fwd", "rev"), eps=1e-6)
+
+
+@by_name
+def test_forward_mode_and_hessian_match_the_textbook_formula(spec):
+    with jax.enable_x64(True):
+        first, second = make_inputs(spec, (2, 3), np.float64)
+
+        def ours(x):
+            return spec.loss(x, second, **spec.options)
+
+        def theirs(x):
+            return reference.loss(spec.name, x, second, **spec.options)
+
+        np.testing.assert_allclose(jax.jacfwd(ours)(first), jax.grad(theirs)(first), rtol=1e-10)
+        np.testing.assert_allclose(
+            jax.hessian(ours)(first), jax.hessian(theirs)(first), rtol=1e-9, atol=1e-12
+        )
+
+
+def extreme_inputs(spec: LossSpec, value: float):
+    """A first argument holding ``value`` (in each label's class for class losses)."""
+    shape = (3, 4)
+    first, second = make_inputs(spec, shape)
+    if spec.target_kind == "labels":
+        rows = jnp.zeros(shape, jnp.float32)
+        first = jnp.where(jax.nn.one_hot(second, shape[-1]) > 0, jnp.float32(value), rows)
+    elif spec.has_classes:
+        first = jnp.zeros(shape, jnp.float32).at[:, 0].set(value)
+    else:
+        first = jnp.full(shape, value, jnp.float32)
+        # Targets at both ends and inside, where the extreme hurts most.
+        second = jnp.broadcast_to(jnp.asarray([0.0, 1.0, 0.3, 1.0], jnp.float32), shape)
+    return first, second
+
+
+@by_name
+def test_value_is_never_nan_and_gradient_is_finite_at_documented_extremes(spec):
+    for value in spec.extremes:
+        first, second = extreme_inputs(spec, value)
+        loss = spec.loss(first, second, **spec.options)
+        autodiff = jax.grad(lambda x, y=second: spec.loss(x, y, **spec.options))(first)
+        closed_form = spec.gradient(first, second, **spec.options)
+        # The value may be +inf where the mathematics is (sigmoid BCE at (-inf, 1)).
+        assert not jnp.isnan(loss), (spec.name, value, loss)
+        assert jnp.all(jnp.isfinite(autodiff)), (spec.name, value, autodiff)
+        assert jnp.all(jnp.isfinite(closed_form)), (spec.name, value, closed_form)
+
+
+@by_name
+def test_masked_entries_add_nothing_even_when_they_hold_nan(spec):
+    first, second = make_inputs(spec, (4, 3))
+    where = jnp.asarray([True, False, True, True])
+    if not spec.per_example:
+        where = jnp.broadcast_to(where[:, None], (4, 3))
+    poisoned = first.at[1].set(jnp.nan)
+    kept = jnp.asarray([0, 2, 3])
+
+    masked = spec.loss(poisoned, second, where=where, **spec.options)
+    filtered = spec.loss(first[kept], second[kept], **spec.options)
+    gradient = jax.grad(lambda x: spec.loss(x, second, where=where, **spec.options))(poisoned)
+    closed_form = spec.gradient(poisoned, second, where=where, **spec.options)
+
+    np.testing.assert_allclose(masked, filtered, rtol=1e-6)
+    for candidate in (gradient, closed_form):
+        assert jnp.all(candidate[1] == 0)
+        assert jnp.all(jnp.isfinite(candidate))
+
+
+@by_name
+@pytest.mark.parametrize("reduction", ("mean", "sum"))
+def test_everything_masked_or_empty_gives_zero_with_zero_gradient(spec, reduction):
+    first, second = make_inputs(spec, (3, 4))
+    nothing = jnp.zeros(loss_shape(spec, (3, 4)), bool)
+    value, gradient = jax.value_and_grad(
+        lambda x: spec.loss(x, second, where=nothing, reduction=reduction, **spec.options)
+    )(first)
+    assert value == 0
+    assert jnp.all(gradient == 0)
+
+    empty_first, empty_second = make_inputs(spec, (0, 4))
+    value, gradient = jax.value_and_grad(
+        lambda x: spec.loss(x, empty_second, reduction=reduction, **spec.options)
+    )(empty_first)
+    assert value == 0
+    assert gradient.shape == (0, 4)
+
+
+@by_name
+@pytest.mark.parametrize("dtype", (jnp.float16, jnp.bfloat16, jnp.float32))
+def test_dtype_policy(spec, dtype):
+    first, second = make_inputs(spec, (3, 4))
+    first = first.astype(dtype)
+    if spec.target_kind != "labels":
+        second = second.astype(dtype)
+    reduced_dtype = jnp.float32
+    assert spec.loss(first, second, **spec.options).dtype == reduced_dtype
+    assert spec.loss(first, second, reduction="sum", **spec.options).dtype == reduced_dtype
+    assert spec.loss(first, second, reduction="none", **spec.options).dtype == dtype
+    assert spec.gradient(first, second, **spec.options).dtype == dtype
+    assert jax.grad(lambda x: spec.loss(x, second, **spec.options))(first).dtype == dtype
+
+
+@by_name
+def test_float64_stays_float64(spec):
+    with jax.enable_x64(True):
+        first, second = make_inputs(spec, (3, 4), np.float64)
+        assert spec.loss(first, second).dtype == jnp.float64
+        assert spec.loss(first, second, reduction="none").dtype == jnp.float64
+        assert spec.gradient(first, second).dtype == jnp.float64
+
+
+@by_name
+def test_sum_is_mean_times_count_and_unit_weights_change_nothing(spec):
+    first, second = make_inputs(spec, (5, 4))
+    count = int(np.prod(loss_shape(spec, (5, 4))))
+    mean = spec.loss(first, second, **spec.options)
+    total = spec.loss(first, second, reduction="sum", **spec.options)
+    ones = jnp.ones(loss_shape(spec, (5, 4)), jnp.float32)
+    np.testing.assert_allclose(total, mean * count, rtol=1e-6)
+    np.testing.assert_allclose(spec.loss(first, second, weights=ones, **spec.options), mean)
