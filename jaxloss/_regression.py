@@ -42,8 +42,14 @@ def sigmoid_mse_derivative(logits: jax.Array, targets: jax.Array) -> jax.Array:
     return _sigmoid_mse_value_and_partials(logits, targets)[1][0]
 
 
+def _magnitude(difference: jax.Array) -> jax.Array:
+    # |d| written as d * sign(d) differentiates to sign(d): 0 at a tie, as in torch,
+    # where jnp.abs's derivative at 0 would be 1.
+    return difference * jnp.sign(difference)
+
+
 def mae_core(predictions: jax.Array, targets: jax.Array) -> jax.Array:
-    return jnp.abs(predictions - targets)
+    return _magnitude(predictions - targets)
 
 
 def mae_derivative(predictions: jax.Array, targets: jax.Array) -> jax.Array:
@@ -53,7 +59,7 @@ def mae_derivative(predictions: jax.Array, targets: jax.Array) -> jax.Array:
 
 def huber_core(predictions: jax.Array, targets: jax.Array, delta: jax.Array) -> jax.Array:
     difference = predictions - targets
-    magnitude = jnp.abs(difference)
+    magnitude = _magnitude(difference)
     return jnp.where(
         magnitude < delta, 0.5 * jnp.square(difference), delta * (magnitude - 0.5 * delta)
     )
@@ -66,7 +72,7 @@ def huber_derivative(predictions: jax.Array, targets: jax.Array, delta: jax.Arra
 
 def smooth_l1_core(predictions: jax.Array, targets: jax.Array, beta: jax.Array) -> jax.Array:
     difference = predictions - targets
-    magnitude = jnp.abs(difference)
+    magnitude = _magnitude(difference)
     # beta = 0 is exactly L1; dividing by a safe beta keeps the untaken branch finite.
     safe_beta = jnp.where(beta > 0, beta, 1)
     return jnp.where(
@@ -74,9 +80,7 @@ def smooth_l1_core(predictions: jax.Array, targets: jax.Array, beta: jax.Array) 
     )
 
 
-def smooth_l1_derivative(
-    predictions: jax.Array, targets: jax.Array, beta: jax.Array
-) -> jax.Array:
+def smooth_l1_derivative(predictions: jax.Array, targets: jax.Array, beta: jax.Array) -> jax.Array:
     difference = predictions - targets
     safe_beta = jnp.where(beta > 0, beta, 1)
     return jnp.where(jnp.abs(difference) < beta, difference / safe_beta, jnp.sign(difference))

@@ -128,8 +128,10 @@ def huber(
     weights: ArrayLike | None = None,
     where: ArrayLike | None = None,
 ) -> jax.Array:
-    r"""Derivative of :func:`jaxloss.huber`: :math:`d` inside :math:`|d| < \delta`,
-    :math:`\delta\operatorname{sign}(d)` outside, i.e. :math:`\operatorname{clip}(d, -\delta, \delta)`.
+    r"""Derivative of :func:`jaxloss.huber`: :math:`\operatorname{clip}(d, -\delta, \delta)`.
+
+    That is :math:`d` inside :math:`|d| < \delta` and :math:`\delta\operatorname{sign}(d)`
+    outside, with :math:`d = p - t`.
 
     Example:
       >>> import jax.numpy as jnp, jaxloss

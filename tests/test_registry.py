@@ -94,7 +94,9 @@ def test_value_and_gradient_match_the_textbook_formula_in_float64(spec, reductio
 
             value = spec.loss(first, second, **kwargs)
             closed_form = spec.gradient(first, second, **kwargs)
-            autodiff = jax.grad(lambda x, kw=kwargs: jnp.sum(spec.loss(x, second, **kw)))(first)
+            autodiff = jax.grad(lambda x, y=second, kw=kwargs: jnp.sum(spec.loss(x, y, **kw)))(
+                first
+            )
 
             assert value.dtype == jnp.float64
             np.testing.assert_allclose(value, expected_value, rtol=1e-10, atol=1e-14)
