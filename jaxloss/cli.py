@@ -1,0 +1,239 @@
+"""The ``jaxloss`` command line: argument parsing only; the work is in ``jaxloss.train``.
+
+Every invalid argument gets a one-line message and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import math
+import pathlib
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from typing import NoReturn
+
+USAGE_ERROR = 2
+INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _learning_rates(text: str) -> tuple[float, ...]:
+    rates = tuple(_float(part) for part in text.split(","))
+    if any(rate <= 0 for rate in rates):
+        raise argparse.ArgumentTypeError(f"learning rates must be positive, got {text!r}")
+    return rates
+
+
+def _threshold(text: str) -> float:
+    value = _float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"the threshold must lie in (0, 1], got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from jaxloss.registry import LOSSES
+    from jaxloss.train.datasets import DATASETS
+    from jaxloss.train.harness import OPTIMIZERS
+    from jaxloss.train.models import INITS
+
+    parser = _Parser(prog="jaxloss", description="jaxloss: loss-function studies in JAX.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    compare_parser = commands.add_parser(
+        "compare",
+        help="how fast losses train a model, over many seeds",
+        description=(
+            "Train the same model from the same seeds with each loss and compare how "
+            "many steps each needs to reach a training-accuracy threshold."
+        ),
+    )
+    compare_parser.add_argument("--dataset", choices=list(DATASETS), default="breast_cancer")
+    compare_parser.add_argument(
+        "--model",
+        default="logistic",
+        help="'logistic' or 'mlp:WIDTHS[:ACTIVATION]', e.g. mlp:32,16:tanh (default logistic)",
+    )
+    compare_parser.add_argument(
+        "--losses",
+        help=(
+            "comma-separated loss names (default: sigmoid_mse,sigmoid_binary_cross_entropy "
+            "for binary data; the integer-label cross-entropy, one_hot_mse and "
+            f"rescaled_square_loss for multi-class data). All: {', '.join(LOSSES)}"
+        ),
+    )
+    compare_parser.add_argument("--optimizer", choices=list(OPTIMIZERS), default="sgd")
+    compare_parser.add_argument(
+        "--lr", type=_learning_rates, default=(0.1,), help="one or several, comma-separated"
+    )
+    compare_parser.add_argument("--seeds", type=_positive_int, default=32, help="number of seeds")
+    compare_parser.add_argument("--steps", type=_positive_int, default=3000, help="full-batch steps")
+    compare_parser.add_argument("--init", choices=list(INITS), default="normal")
+    compare_parser.add_argument(
+        "--threshold", type=_threshold, default=0.95, help="training accuracy to reach"
+    )
+    compare_parser.add_argument(
+        "--loss-threshold", type=_positive_float, help="also count steps to this training loss"
+    )
+    compare_parser.add_argument(
+        "--out", type=pathlib.Path, help="output folder (default runs/<timestamp>)"
+    )
+    compare_parser.add_argument(
+        "--devices", type=_positive_int, default=1, help="devices to shard the seeds across"
+    )
+    compare_parser.set_defaults(handler=compare, parser=compare_parser)
+    return parser
+
+
+class _Progress:
+    """A progress bar on stderr, shown once a run has taken longer than two seconds."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.shown = False
+
+    def __call__(self, loss: str, done: int, total: int) -> None:
+        if not sys.stderr.isatty() or time.perf_counter() - self.start < 2.0:
+            return
+        width = 30
+        filled = round(width * done / total)
+        bar = "#" * filled + "." * (width - filled)
+        sys.stderr.write(f"\r{loss[:40]:<40} [{bar}] {done}/{total} steps")
+        sys.stderr.flush()
+        self.shown = True
+        if done == total:
+            sys.stderr.write("\n")
+
+
+def _interrupt(signum: int, frame: object) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+def compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from jaxloss.train import compare as study_module
+    from jaxloss.train import datasets
+    from jaxloss.train.models import parse_model
+
+    try:
+        model = parse_model(args.model)
+        dataset = datasets.load(args.dataset)
+        if args.losses is None:
+            losses = (
+                study_module.DEFAULT_BINARY_LOSSES
+                if dataset.is_binary
+                else study_module.DEFAULT_MULTICLASS_LOSSES
+            )
+        else:
+            losses = tuple(name.strip() for name in args.losses.split(",") if name.strip())
+            if not losses:
+                raise ValueError("--losses names no loss")
+        config = study_module.StudyConfig(
+            dataset=args.dataset,
+            model=model,
+            losses=losses,
+            optimizer=args.optimizer,
+            learning_rates=args.lr,
+            seeds=args.seeds,
+            steps=args.steps,
+            init=args.init,
+            threshold=args.threshold,
+            loss_threshold=args.loss_threshold,
+            devices=args.devices,
+        )
+        from jaxloss.train import harness
+
+        for loss in losses:
+            harness.Experiment(loss=loss, model=model, optimizer=args.optimizer)
+            harness.check_loss_fits_task(loss, dataset)
+        harness.check_devices(args.devices, args.seeds)
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        folder = args.out if args.out is not None else pathlib.Path("runs") / stamp
+        study_module.prepare_output_folder(folder)
+    except ValueError as error:
+        parser.error(str(error))
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        study = study_module.run(
+            config,
+            dataset,
+            chunk_steps=max(1, math.ceil(config.steps / 20)),
+            on_progress=_Progress(),
+        )
+    except KeyboardInterrupt:
+        _remove_if_empty(folder)
+        print("interrupted before the study finished; nothing was written", file=sys.stderr)
+        return INTERRUPTED
+
+    for key, row in study.summary["losses"].items():
+        for run in row["nan_runs"]:
+            print(
+                f"warning: {key}: seed {run['seed']} diverged (loss not finite) at step "
+                f"{run['step']}; left out of the summary and the plot",
+                file=sys.stderr,
+            )
+    print(
+        f"{dataset.name}: {config.model.name}, {config.optimizer}, lr "
+        f"{','.join(f'{rate:g}' for rate in config.learning_rates)}, {config.init} init, "
+        f"{config.seeds} seeds, {config.steps} steps\n"
+    )
+    print(study_module.format_table(study.summary))
+    try:
+        written = study_module.save(study, folder)
+    except KeyboardInterrupt:
+        print("interrupted while writing; complete files only were left", file=sys.stderr)
+        return INTERRUPTED
+    print("\nwrote " + ", ".join(str(path) for path in written))
+    return 0
+
+
+def _remove_if_empty(folder: pathlib.Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return args.handler(args, args.parser)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,337 @@
+"""The training harness: steps in ``lax.scan``, seeds and learning rates under ``vmap``.
+
+One configuration (loss, model, optimizer, init, data shapes, number of seeds and
+learning rates, devices) compiles once; different seed values and learning-rate
+values reuse the compiled program. Steps run in chunks so that a caller can show
+progress between them; a chunk past the last step leaves the parameters unchanged.
+
+Per step and per run it records the training loss and accuracy, the test loss and
+accuracy, the norm of the gradient with respect to the output logits, and the norm
+of the gradient with respect to each parameter array.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from jaxloss import registry
+from jaxloss._classification import one_hot
+from jaxloss.train.datasets import Dataset
+from jaxloss.train.models import Model, ModelSpec, build
+
+OPTIMIZERS: dict[str, Callable[[Any], optax.GradientTransformation]] = {
+    "sgd": optax.sgd,
+    "momentum": lambda learning_rate: optax.sgd(learning_rate, momentum=0.9),
+    "adam": optax.adam,
+}
+RECORDS = ("loss", "accuracy", "test_loss", "test_accuracy", "logit_grad_norm")
+# Losses that can train each kind of task, through the link the registry names.
+BINARY_LOSSES = tuple(
+    name
+    for name, spec in registry.LOSSES.items()
+    if spec.domain in ("logit", "probability") and spec.target_kind == "probability"
+)
+MULTICLASS_LOSSES = tuple(name for name, spec in registry.LOSSES.items() if spec.has_classes)
+LINKS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "identity": lambda logits: logits,
+    "sigmoid": jax.nn.sigmoid,
+    "softmax": jax.nn.softmax,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """Everything that defines one compiled training program except seeds and rates."""
+
+    loss: str
+    model: ModelSpec = ModelSpec()
+    optimizer: str = "sgd"
+    steps: int = 3000
+    init: str = "normal"
+
+    def __post_init__(self) -> None:
+        registry.get(self.loss)
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"unknown optimizer {self.optimizer!r}; choose from {', '.join(OPTIMIZERS)}"
+            )
+        if self.steps < 1:
+            raise ValueError(f"steps must be positive, got {self.steps}")
+
+
+@dataclasses.dataclass
+class Result:
+    """Per-step records shaped ``[learning rates, seeds, steps]`` (and timings).
+
+    ``parameter_grad_norms`` has a last axis over ``parameter_names``.
+    """
+
+    experiment: Experiment
+    seeds: np.ndarray
+    learning_rates: np.ndarray
+    records: dict[str, np.ndarray]
+    parameter_grad_norms: np.ndarray
+    parameter_names: list[str]
+    compile_s: float
+    run_s: float
+
+    def nan_runs(self) -> list[tuple[float, int, int]]:
+        """``(learning rate, seed, first step)`` for each run whose loss became NaN or inf."""
+        bad = ~np.isfinite(self.records["loss"])
+        found = []
+        for rate_index, seed_index in zip(*np.nonzero(bad.any(axis=-1)), strict=True):
+            step = int(np.argmax(bad[rate_index, seed_index]))
+            found.append(
+                (float(self.learning_rates[rate_index]), int(self.seeds[seed_index]), step)
+            )
+        return found
+
+
+def check_loss_fits_task(loss: str, dataset: Dataset) -> None:
+    valid = BINARY_LOSSES if dataset.is_binary else MULTICLASS_LOSSES
+    if loss not in valid:
+        kind = "binary" if dataset.is_binary else f"{dataset.num_classes}-class"
+        raise ValueError(
+            f"loss {loss!r} does not fit the {kind} dataset {dataset.name!r}; "
+            f"choose from {', '.join(valid)}"
+        )
+
+
+def _objective(spec: registry.LossSpec, num_classes: int):
+    """The loss as a function of the model's logits and the integer labels."""
+    link = LINKS[spec.link]
+
+    def objective(logits: jax.Array, labels: jax.Array) -> jax.Array:
+        if spec.target_kind == "labels":
+            targets = labels
+        elif spec.target_kind == "class_probabilities":
+            targets = one_hot(labels, num_classes, dtype=logits.dtype)
+        else:
+            targets = labels.astype(logits.dtype)
+        return spec.loss(link(logits), targets)
+
+    return objective
+
+
+def _predictions(logits: jax.Array) -> jax.Array:
+    # One output unit: a positive logit predicts class 1. Several: the largest wins.
+    if logits.ndim == 1:
+        return (logits > 0).astype(jnp.int32)
+    return jnp.argmax(logits, axis=-1).astype(jnp.int32)
+
+
+class _Program:
+    """The compiled init and chunk functions of one configuration."""
+
+    def __init__(
+        self,
+        experiment: Experiment,
+        model: Model,
+        num_classes: int,
+        chunk_steps: int,
+        mesh: Mesh | None,
+    ) -> None:
+        self.experiment = experiment
+        self.model = model
+        self.chunk_steps = chunk_steps
+        self.mesh = mesh
+        self.traces = 0
+        objective = _objective(registry.get(experiment.loss), num_classes)
+        make_optimizer = OPTIMIZERS[experiment.optimizer]
+
+        def init_one(seed: jax.Array, learning_rate: jax.Array):
+            params = model.init(jax.random.key(seed), experiment.init)
+            return params, make_optimizer(learning_rate).init(params), jnp.zeros((), jnp.int32)
+
+        def chunk_one(state, learning_rate, data):
+            x_train, y_train, x_test, y_test = data
+            optimizer = make_optimizer(learning_rate)
+
+            def step(state, _):
+                params, optimizer_state, index = state
+                logits, pullback = jax.vjp(lambda p: model.apply(p, x_train), params)
+                loss, logit_grad = jax.value_and_grad(objective)(logits, y_train)
+                (grads,) = pullback(logit_grad)
+                updates, new_optimizer_state = optimizer.update(grads, optimizer_state, params)
+                new_params = optax.apply_updates(params, updates)
+                # Steps past the requested count (the last chunk's tail) change nothing.
+                active = index < experiment.steps
+                params, optimizer_state = jax.tree.map(
+                    lambda new, old: jnp.where(active, new, old),
+                    (new_params, new_optimizer_state),
+                    (params, optimizer_state),
+                )
+                test_logits = model.apply(params, x_test)
+                record = {
+                    "loss": loss,
+                    "accuracy": jnp.mean(_predictions(logits) == y_train),
+                    "test_loss": objective(test_logits, y_test),
+                    "test_accuracy": jnp.mean(_predictions(test_logits) == y_test),
+                    "logit_grad_norm": jnp.linalg.norm(logit_grad),
+                    "parameter_grad_norms": jnp.stack(
+                        [jnp.linalg.norm(leaf) for leaf in jax.tree.leaves(grads)]
+                    ),
+                }
+                return (params, optimizer_state, index + 1), record
+
+            return jax.lax.scan(step, state, None, length=chunk_steps)
+
+        def over_runs(function):
+            # Inner vmap over seeds (axis 1), outer over learning rates (axis 0).
+            return jax.vmap(jax.vmap(function, in_axes=(0, None)), in_axes=(None, 0))
+
+        def init_all(seeds, learning_rates):
+            return over_runs(init_one)(seeds, learning_rates)
+
+        def chunk_all(state, learning_rates, data):
+            self.traces += 1
+            per_run = jax.vmap(
+                jax.vmap(chunk_one, in_axes=(0, None, None)), in_axes=(0, 0, None)
+            )
+            return per_run(state, learning_rates, data)
+
+        self._init = jax.jit(init_all)
+        self._chunk = jax.jit(chunk_all)
+        self._compiled_chunk: Any = None
+
+    def place(self, array: jax.Array | np.ndarray, seeds_axis: int | None) -> jax.Array:
+        """Puts an array on the mesh, split along its seeds axis (or replicated)."""
+        if self.mesh is None:
+            return jnp.asarray(array)
+        spec = [None] * np.ndim(array)
+        if seeds_axis is not None:
+            spec[seeds_axis] = "seeds"
+        return jax.device_put(array, NamedSharding(self.mesh, PartitionSpec(*spec)))
+
+    def initial_state(self, seeds: np.ndarray, learning_rates: np.ndarray):
+        state = self._init(self.place(seeds, 0), self.place(learning_rates, None))
+        if self.mesh is None:
+            return state
+        return jax.tree.map(lambda leaf: self.place(leaf, 1), state)
+
+    def compile(self, state, learning_rates, data) -> float:
+        """Compiles the chunk function ahead of time once; returns the seconds it took."""
+        if self._compiled_chunk is not None:
+            return 0.0
+        start = time.perf_counter()
+        self._compiled_chunk = self._chunk.lower(state, learning_rates, data).compile()
+        return time.perf_counter() - start
+
+    def run_chunk(self, state, learning_rates, data):
+        return self._compiled_chunk(state, learning_rates, data)
+
+
+@functools.lru_cache(maxsize=32)
+def _program(
+    experiment: Experiment,
+    num_features: int,
+    num_classes: int,
+    chunk_steps: int,
+    devices: int,
+) -> _Program:
+    model = build(experiment.model, num_features, num_classes)
+    mesh = None
+    if devices > 1:
+        mesh = Mesh(np.asarray(jax.devices()[:devices]), ("seeds",))
+    return _Program(experiment, model, num_classes, chunk_steps, mesh)
+
+
+def check_devices(devices: int, num_seeds: int) -> None:
+    available = len(jax.devices())
+    if not 1 <= devices <= available:
+        raise ValueError(f"devices must be between 1 and {available} here, got {devices}")
+    if num_seeds % devices:
+        raise ValueError(f"the number of seeds ({num_seeds}) must divide by devices ({devices})")
+
+
+def train(
+    experiment: Experiment,
+    dataset: Dataset,
+    seeds: Sequence[int] | np.ndarray,
+    learning_rates: Sequence[float] | np.ndarray,
+    *,
+    devices: int = 1,
+    chunk_steps: int | None = None,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> Result:
+    """Trains one model per (learning rate, seed) pair, all in one compiled program.
+
+    Args:
+      experiment: loss, model, optimizer, step count and initialisation.
+      dataset: the data; its training split is used as one full batch.
+      seeds: integer seeds, one run each (the seeds axis is vmapped and sharded).
+      learning_rates: positive learning rates, vmapped as an outer axis.
+      devices: how many of ``jax.devices()`` to shard the seeds axis across.
+      chunk_steps: steps per compiled chunk (default: all steps in one chunk).
+      on_chunk: called as ``on_chunk(steps_done, steps_total)`` after each chunk.
+
+    Returns:
+      A :class:`Result` with records shaped ``[learning rates, seeds, steps]``.
+    """
+    check_loss_fits_task(experiment.loss, dataset)
+    seeds_array = np.asarray(seeds, np.int32)
+    rates_array = np.asarray(learning_rates, np.float32)
+    if seeds_array.ndim != 1 or seeds_array.size == 0:
+        raise ValueError("seeds must be a non-empty list of integers")
+    if rates_array.ndim != 1 or rates_array.size == 0 or np.any(rates_array <= 0):
+        raise ValueError(f"learning rates must be positive, got {rates_array.tolist()}")
+    check_devices(devices, seeds_array.size)
+    chunk = min(chunk_steps or experiment.steps, experiment.steps)
+
+    program = _program(
+        experiment, dataset.num_features, dataset.num_classes, chunk, devices
+    )
+    data = tuple(
+        program.place(array, None)
+        for array in (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test)
+    )
+    rates = program.place(rates_array, None)
+    state = program.initial_state(seeds_array, rates_array)
+    compile_s = program.compile(state, rates, data)
+
+    chunks = []
+    start = time.perf_counter()
+    for done in range(0, experiment.steps, chunk):
+        state, records = program.run_chunk(state, rates, data)
+        chunks.append(records)
+        if on_chunk is not None:
+            jax.block_until_ready(records)
+            on_chunk(min(done + chunk, experiment.steps), experiment.steps)
+    jax.block_until_ready(chunks)
+    run_s = time.perf_counter() - start
+
+    joined = {
+        name: np.concatenate([np.asarray(part[name]) for part in chunks], axis=2)[
+            :, :, : experiment.steps
+        ]
+        for name in (*RECORDS, "parameter_grad_norms")
+    }
+    return Result(
+        experiment=experiment,
+        seeds=seeds_array,
+        learning_rates=rates_array,
+        records={name: joined[name] for name in RECORDS},
+        parameter_grad_norms=joined["parameter_grad_norms"],
+        parameter_names=program.model.parameter_names(),
+        compile_s=compile_s,
+        run_s=run_s,
+    )
+
+
+def trace_count(
+    experiment: Experiment, dataset: Dataset, chunk_steps: int, devices: int = 1
+) -> int:
+    """How many times the chunk function of a configuration has been traced."""
+    return _program(
+        experiment, dataset.num_features, dataset.num_classes, chunk_steps, devices
+    ).traces
