@@ -200,6 +200,9 @@ def validate(
     else:
         _checks.check_numeric(second_name, second_array)
         _checks.check_same_shape(first_name, first_array, second_name, second_array)
+        if not jnp.issubdtype(second_array.dtype, jnp.floating):
+            # Integer or boolean targets (0/1 labels) are values here, not class indices.
+            second_array = second_array.astype(first_array.dtype)
     if per_example and first_array.ndim == 0:
         raise ValueError(f"{first_name} must have a class axis, got a scalar")
     loss_shape = first_array.shape[:-1] if per_example else first_array.shape
@@ -227,7 +230,7 @@ def _prepare(
     """Casts to the compute dtype and replaces masked inputs by a harmless value."""
     dtype = compute_dtype(first.dtype)
     first = first.astype(dtype)
-    second_is_float = not jnp.issubdtype(second.dtype, jnp.integer)
+    second_is_float = jnp.issubdtype(second.dtype, jnp.floating)
     if second_is_float:
         second = second.astype(dtype)
     cast_params = tuple(jnp.asarray(param).astype(dtype) for param in params)

@@ -6,6 +6,7 @@ Every invalid argument gets a one-line message and exit status 2, never a traceb
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import math
 import pathlib
@@ -102,7 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--lr", type=_learning_rates, default=(0.1,), help="one or several, comma-separated"
     )
     compare_parser.add_argument("--seeds", type=_positive_int, default=32, help="number of seeds")
-    compare_parser.add_argument("--steps", type=_positive_int, default=3000, help="full-batch steps")
+    compare_parser.add_argument(
+        "--steps", type=_positive_int, default=3000, help="full-batch steps"
+    )
     compare_parser.add_argument("--init", choices=list(INITS), default="normal")
     compare_parser.add_argument(
         "--threshold", type=_threshold, default=0.95, help="training accuracy to reach"
@@ -223,10 +226,8 @@ def compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def _remove_if_empty(folder: pathlib.Path) -> None:
-    try:
+    with contextlib.suppress(OSError):  # not empty, or already gone: leave it
         folder.rmdir()
-    except OSError:
-        pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -231,3 +231,14 @@ def test_label_shape_must_drop_the_class_axis():
 def test_invalid_options_raise_value_error_naming_the_option(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_integer_and_boolean_targets_are_cast_for_value_losses():
+    logits = jnp.asarray([0.5, -1.0, 2.0])
+    expected = jaxloss.sigmoid_binary_cross_entropy(logits, jnp.asarray([1.0, 0.0, 1.0]))
+    for targets in (jnp.asarray([1, 0, 1]), jnp.asarray([True, False, True])):
+        np.testing.assert_allclose(jaxloss.sigmoid_binary_cross_entropy(logits, targets), expected)
+        np.testing.assert_allclose(
+            jaxloss.gradients.sigmoid_binary_cross_entropy(logits, targets),
+            jaxloss.gradients.sigmoid_binary_cross_entropy(logits, targets.astype(jnp.float32)),
+        )

@@ -33,7 +33,7 @@ DEFAULT_MULTICLASS_LOSSES = (
 @dataclasses.dataclass(frozen=True)
 class StudyConfig:
     dataset: str = "breast_cancer"
-    model: ModelSpec = ModelSpec()
+    model: ModelSpec = dataclasses.field(default_factory=ModelSpec)
     losses: tuple[str, ...] = DEFAULT_BINARY_LOSSES
     optimizer: str = "sgd"
     learning_rates: tuple[float, ...] = (0.1,)
@@ -144,9 +144,7 @@ def _summarize_run(config: StudyConfig, result: harness.Result, rate_index: int)
         ],
     }
     if config.loss_threshold is not None:
-        loss_steps = metrics.steps_to_threshold(
-            records["loss"], config.loss_threshold, above=False
-        )
+        loss_steps = metrics.steps_to_threshold(records["loss"], config.loss_threshold, above=False)
         row["steps_to_loss_threshold"] = metrics.summarize(np.where(diverged, np.nan, loss_steps))
     return row
 
@@ -233,3 +231,11 @@ def save(study: Study, folder: pathlib.Path) -> list[pathlib.Path]:
         write_atomic(folder / name, data)
         written.append(folder / name)
     return written
+
+
+def save_plot(study: Study, path: pathlib.Path) -> None:
+    """Writes the convergence plot alone (creating the folder), atomically."""
+    from jaxloss.train import plots
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, plots.convergence_png(study))

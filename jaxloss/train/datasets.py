@@ -87,7 +87,7 @@ def blobs(num_points: int = 600, num_classes: int = 3) -> Dataset:
     """Isotropic Gaussian blobs in 2-D with centres on a circle of radius 2."""
     key_labels, key_noise = jax.random.split(jax.random.key(2))
     y = jax.random.randint(key_labels, (num_points,), 0, num_classes)
-    angles = 2 * jnp.pi * jnp.arange(num_classes) / num_classes
+    angles = 2 * jnp.pi * jnp.arange(num_classes, dtype=jnp.float32) / num_classes
     centres = 2.0 * jnp.stack([jnp.cos(angles), jnp.sin(angles)], axis=1)
     x = centres[y] + 0.7 * jax.random.normal(key_noise, (num_points, 2))
     return _stratified_split(np.asarray(x), np.asarray(y), "blobs", num_classes)

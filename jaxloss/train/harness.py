@@ -49,12 +49,18 @@ LINKS: dict[str, Callable[[jax.Array], jax.Array]] = {
 }
 
 
+def _standard_promotion():
+    # optax's adam mixes Python floats with integer step counts; under a caller's
+    # strict dtype promotion that would fail, so the harness traces with the default.
+    return jax.numpy_dtype_promotion("standard")
+
+
 @dataclasses.dataclass(frozen=True)
 class Experiment:
     """Everything that defines one compiled training program except seeds and rates."""
 
     loss: str
-    model: ModelSpec = ModelSpec()
+    model: ModelSpec = dataclasses.field(default_factory=ModelSpec)
     optimizer: str = "sgd"
     steps: int = 3000
     init: str = "normal"
@@ -195,9 +201,7 @@ class _Program:
 
         def chunk_all(state, learning_rates, data):
             self.traces += 1
-            per_run = jax.vmap(
-                jax.vmap(chunk_one, in_axes=(0, None, None)), in_axes=(0, 0, None)
-            )
+            per_run = jax.vmap(jax.vmap(chunk_one, in_axes=(0, None, None)), in_axes=(0, 0, None))
             return per_run(state, learning_rates, data)
 
         self._init = jax.jit(init_all)
@@ -214,7 +218,8 @@ class _Program:
         return jax.device_put(array, NamedSharding(self.mesh, PartitionSpec(*spec)))
 
     def initial_state(self, seeds: np.ndarray, learning_rates: np.ndarray):
-        state = self._init(self.place(seeds, 0), self.place(learning_rates, None))
+        with _standard_promotion():
+            state = self._init(self.place(seeds, 0), self.place(learning_rates, None))
         if self.mesh is None:
             return state
         return jax.tree.map(lambda leaf: self.place(leaf, 1), state)
@@ -224,7 +229,8 @@ class _Program:
         if self._compiled_chunk is not None:
             return 0.0
         start = time.perf_counter()
-        self._compiled_chunk = self._chunk.lower(state, learning_rates, data).compile()
+        with _standard_promotion():
+            self._compiled_chunk = self._chunk.lower(state, learning_rates, data).compile()
         return time.perf_counter() - start
 
     def run_chunk(self, state, learning_rates, data):
@@ -288,9 +294,7 @@ def train(
     check_devices(devices, seeds_array.size)
     chunk = min(chunk_steps or experiment.steps, experiment.steps)
 
-    program = _program(
-        experiment, dataset.num_features, dataset.num_classes, chunk, devices
-    )
+    program = _program(experiment, dataset.num_features, dataset.num_classes, chunk, devices)
     data = tuple(
         program.place(array, None)
         for array in (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test)

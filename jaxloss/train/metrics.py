@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -49,12 +48,15 @@ def summarize(values: np.ndarray) -> dict[str, Any]:
     values = np.asarray(values, float).ravel()
     kept = values[~np.isnan(values)]
     summary: dict[str, Any] = {}
+    finite = kept[np.isfinite(kept)]
+    latest = finite.max() if finite.size else -np.inf
     for name, quantile in (("median", 0.5), ("q25", 0.25), ("q75", 0.75)):
         if kept.size == 0:
             summary[name] = None
             continue
         value = float(np.quantile(np.where(np.isinf(kept), _NEVER, kept), quantile))
-        summary[name] = None if value >= _NEVER / 2 else value
+        # Past the latest finite value means it leans on a run that never got there.
+        summary[name] = None if value > latest else value
     summary["never"] = int(np.isinf(values).sum())
     summary["nan"] = int(np.isnan(values).sum())
     return summary

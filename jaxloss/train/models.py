@@ -87,7 +87,9 @@ class Model:
             raise ValueError(f"unknown init {scheme!r}; choose from {', '.join(INITS)}")
         layers: Params = []
         keys = jax.random.split(key, len(self.widths) - 1)
-        for index, (fan_in, fan_out) in enumerate(zip(self.widths[:-1], self.widths[1:])):
+        for index, (fan_in, fan_out) in enumerate(
+            zip(self.widths[:-1], self.widths[1:], strict=True)
+        ):
             scale = 1.0 / jnp.sqrt(fan_in)
             if scheme == "saturated" and index == len(self.widths) - 2:
                 scale = scale * SATURATED_WEIGHT_SCALE

@@ -1,0 +1,1 @@
+"""Benchmarks: they print ratios against references measured in the same run."""

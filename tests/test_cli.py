@@ -1,0 +1,127 @@
+"""``jaxloss compare``: a small real run, and bad arguments answered in one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("optax", reason="the compare command needs the examples extra")
+
+from jaxloss import cli
+
+SMALL = ["--seeds", "2", "--steps", "20"]
+
+
+def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "jaxloss.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+    )
+
+
+def test_compare_prints_the_table_and_writes_its_files(tmp_path):
+    out = tmp_path / "study"
+    completed = run_cli("compare", *SMALL, "--out", str(out))
+    assert completed.returncode == 0, completed.stderr
+    assert "| sigmoid_mse |" in completed.stdout
+    assert "| sigmoid_binary_cross_entropy |" in completed.stdout
+    assert sorted(path.name for path in out.iterdir()) == [
+        "convergence.png",
+        "curves.npz",
+        "summary.json",
+    ]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["config"]["seeds"] == 2 and summary["config"]["steps"] == 20
+
+
+def test_compare_writes_under_runs_by_default(tmp_path):
+    completed = run_cli("compare", *SMALL, "--dataset", "xor", cwd=tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert (folder / "summary.json").exists()
+
+
+@pytest.fixture
+def occupied(tmp_path):
+    folder = tmp_path / "occupied"
+    folder.mkdir()
+    (folder / "summary.json").write_text("{}")
+    return folder
+
+
+@pytest.fixture
+def unwritable(tmp_path):
+    # A path under a regular file cannot be created, even by root.
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    return blocker / "out"
+
+
+BAD_INVOCATIONS = [
+    (["compare", "--dataset", "mnist"], "mnist"),
+    (["compare", "--model", "resnet"], "resnet"),
+    (["compare", "--model", "mlp:abc"], "integers"),
+    (["compare", "--model", "mlp:8:swish"], "swish"),
+    (["compare", "--losses", "hinge"], "hinge"),
+    (["compare", "--losses", "softmax_cross_entropy"], "does not fit"),
+    (["compare", "--dataset", "digits", "--losses", "sigmoid_mse"], "does not fit"),
+    (["compare", "--losses", ","], "no loss"),
+    (["compare", "--optimizer", "lbfgs"], "lbfgs"),
+    (["compare", "--steps", "0"], "positive integer"),
+    (["compare", "--steps", "-5"], "positive integer"),
+    (["compare", "--steps", "ten"], "positive integer"),
+    (["compare", "--seeds", "0"], "positive integer"),
+    (["compare", "--lr", "0"], "positive"),
+    (["compare", "--lr", "-0.1"], "positive"),
+    (["compare", "--lr", "0.1,abc"], "number"),
+    (["compare", "--lr", "nan"], "finite"),
+    (["compare", "--threshold", "0"], "(0, 1]"),
+    (["compare", "--threshold", "1.5"], "(0, 1]"),
+    (["compare", "--loss-threshold", "-1"], "positive"),
+    (["compare", "--init", "zeros"], "zeros"),
+    (["compare", "--devices", "64"], "devices"),
+    (["compare", "--seeds", "3", "--devices", "2"], "devices"),
+    (["compare", "--unknown-flag"], "unrecognized"),
+    (["frobnicate"], "frobnicate"),
+    ([], "required"),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"), BAD_INVOCATIONS, ids=[" ".join(a) or "(none)" for a, _ in BAD_INVOCATIONS]
+)
+def test_bad_arguments_get_one_line_and_exit_status_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1, error
+    assert message in error
+    assert "Traceback" not in error
+
+
+@pytest.mark.parametrize("folder_fixture", ["occupied", "unwritable"])
+def test_output_folder_problems_are_reported_before_the_run(folder_fixture, request, capsys):
+    folder = request.getfixturevalue(folder_fixture)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["compare", *SMALL, "--out", str(folder)])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert str(folder) in error and error.count("\n") == 1
+    if folder_fixture == "occupied":
+        assert (folder / "summary.json").read_text() == "{}"  # never overwritten
+
+
+def test_a_bad_invocation_in_a_subprocess_prints_no_traceback():
+    completed = run_cli("compare", "--dataset", "nope")
+    assert completed.returncode == 2
+    assert "Traceback" not in completed.stderr
+    assert completed.stderr.strip().count("\n") == 0
+    assert os.linesep not in completed.stdout
