@@ -6,6 +6,7 @@ closed-form derivative of the same name in :mod:`jaxloss.gradients`.
 """
 
 from jaxloss import gradients as gradients
+from jaxloss import hessians as hessians
 from jaxloss._checks import Reduction as Reduction
 from jaxloss._classification import binary_cross_entropy as binary_cross_entropy
 from jaxloss._classification import one_hot as one_hot
@@ -31,6 +32,7 @@ __all__ = [
     "Reduction",
     "binary_cross_entropy",
     "gradients",
+    "hessians",
     "huber",
     "mae",
     "mse",

@@ -183,6 +183,60 @@ def rescaled_square_derivative(logits, labels, k, m) -> jax.Array:
     return 2 * factor * shifted / logits.shape[-1]
 
 
+# Second derivatives with respect to the first argument (``jaxloss.hessians``).
+
+
+def binary_cross_entropy_second_derivative(probabilities: jax.Array, targets: jax.Array):
+    # d/dp of (p - y) / (p (1 - p)) is y / p^2 + (1 - y) / (1 - p)^2; where torch's clamp
+    # holds the denominator at 1e-12, the derivative of (p - y) / 1e-12 is 1e12.
+    slope = probabilities * (1 - probabilities)
+    curvature = targets / jnp.square(probabilities) + (1 - targets) / jnp.square(1 - probabilities)
+    return jnp.where(slope > _BCE_GRADIENT_EPSILON, curvature, 1 / _BCE_GRADIENT_EPSILON)
+
+
+def sigmoid_binary_cross_entropy_second_derivative(
+    logits: jax.Array, targets: jax.Array, pos_weight: jax.Array | float = 1.0
+) -> jax.Array:
+    # d/dz of (1 - y) s - w y (1 - s) is s (1 - s) ((1 - y) + w y) >= 0: convex.
+    slope = jax.nn.sigmoid(logits) * jax.nn.sigmoid(-logits)
+    pos_weight = jnp.broadcast_to(jnp.asarray(pos_weight, logits.dtype), logits.shape)
+    return slope * ((1 - targets) + pos_weight * targets)
+
+
+def _diagonal_matrix(values: jax.Array) -> jax.Array:
+    """``[..., C] -> [..., C, C]`` with ``values`` on the diagonal."""
+    size = values.shape[-1]
+    identity = jnp.eye(size, dtype=values.dtype).reshape((1,) * (values.ndim - 1) + (size, size))
+    return values[..., :, None] * identity
+
+
+def softmax_cross_entropy_second_derivative(logits: jax.Array, targets: jax.Array):
+    # d/dz of p sum(y) - y is sum(y) (diag(p) - p p^T), per example.
+    probabilities = jax.nn.softmax(logits, axis=-1)
+    total = jnp.sum(targets, axis=-1)[..., None, None]
+    outer = probabilities[..., :, None] * probabilities[..., None, :]
+    return total * (_diagonal_matrix(probabilities) - outer)
+
+
+def smoothed_softmax_second_derivative(logits, targets, smoothing) -> jax.Array:
+    smoothed = (1 - smoothing) * targets + smoothing / logits.shape[-1]
+    return softmax_cross_entropy_second_derivative(logits, smoothed)
+
+
+def softmax_integer_second_derivative(logits, labels, smoothing) -> jax.Array:
+    targets = _smoothed_one_hot(labels, logits.shape[-1], smoothing, logits.dtype)
+    return softmax_cross_entropy_second_derivative(logits, targets)
+
+
+def one_hot_mse_second_derivative(predictions: jax.Array, labels: jax.Array) -> jax.Array:
+    return jnp.full_like(predictions, 2)
+
+
+def rescaled_square_second_derivative(logits, labels, k, m) -> jax.Array:
+    _, factor = _rescaled_terms(logits, labels, k, m)
+    return _diagonal_matrix(2 * factor / logits.shape[-1])
+
+
 # --------------------------------------------------------------------------------------
 # Public losses.
 

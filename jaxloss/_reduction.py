@@ -270,7 +270,7 @@ def apply_loss(
 
 
 @functools.partial(jax.jit, static_argnames=("derivative", "reduction", "per_example"))
-def apply_gradient(
+def apply_derivative(
     derivative: Callable[..., jax.Array],
     first: jax.Array,
     second: jax.Array,
@@ -281,10 +281,12 @@ def apply_gradient(
     reduction: str,
     per_example: bool,
 ) -> jax.Array:
-    """The closed-form gradient: ``reduction_scale * derivative(first, second, *params)``.
+    """A closed-form derivative: ``reduction_scale * derivative(first, second, *params)``.
 
-    ``derivative`` returns the derivative of each unreduced entry with respect to
-    ``first`` (for per-example losses, a row over the class axis).
+    ``derivative`` returns the first or second derivative of each unreduced entry
+    with respect to ``first``: elementwise, or per example a row over the class axis
+    (gradient) or a ``C x C`` matrix (Hessian). The reduction is linear in the
+    unreduced loss, so both are scaled by the same factor.
     """
     input_dtype = first.dtype
     first, second, params, weights, where = _prepare(
@@ -294,9 +296,9 @@ def apply_gradient(
     scale = reduction_scale(
         loss_shape, first.dtype, reduction=reduction, weights=weights, where=where
     )
-    if per_example:
-        scale = scale[..., None]
-    return (scale * derivative(first, second, *params)).astype(input_dtype)
+    local = derivative(first, second, *params)
+    scale = scale.reshape(scale.shape + (1,) * (local.ndim - scale.ndim))
+    return (scale * local).astype(input_dtype)
 
 
 def run(
@@ -315,11 +317,15 @@ def run(
     axis: int | None = None,
     class_weights: ArrayLike | None = None,
     gradient: bool = False,
+    hessian: bool = False,
 ) -> jax.Array:
-    """Validates a call and runs a loss core, or with ``gradient=True`` its derivative.
+    """Validates a call and runs a loss core, or with ``gradient=True`` (``hessian=True``)
+    its closed-form first (second) derivative.
 
-    Every public loss and every function in ``jaxloss.gradients`` is this call with
-    its own core or derivative, so both follow the same checks and the same rule.
+    Every public loss and every function in ``jaxloss.gradients`` and
+    ``jaxloss.hessians`` is this call with its own core or derivative, so all follow
+    the same checks and the same rule. Per-example Hessians keep their two class axes
+    last, shaped ``[..., C, C]``.
     """
     checked = validate(
         first_name,
@@ -338,7 +344,7 @@ def run(
         weights_array = _with_class_weights(
             weights_array, class_weights, checked.second, checked.first.shape[-1]
         )
-    apply = apply_gradient if gradient else apply_loss
+    apply = apply_derivative if gradient or hessian else apply_loss
     result = apply(
         function,
         checked.first,

@@ -86,6 +86,36 @@ def smooth_l1_derivative(predictions: jax.Array, targets: jax.Array, beta: jax.A
     return jnp.where(jnp.abs(difference) < beta, difference / safe_beta, jnp.sign(difference))
 
 
+# Second derivatives with respect to the first argument (``jaxloss.hessians``).
+
+
+def mse_second_derivative(predictions: jax.Array, targets: jax.Array) -> jax.Array:
+    return jnp.full_like(predictions, 2)
+
+
+def sigmoid_mse_second_derivative(logits: jax.Array, targets: jax.Array) -> jax.Array:
+    # d/dz of 2 (s - y) s (1 - s), with (s (1 - s))' = s (1 - s)(1 - 2 s):
+    # 2 s (1 - s) [s (1 - s) + (s - y)(1 - 2 s)]; negative where the sigmoid saturates
+    # on the wrong side, so the loss is not convex in the logit.
+    probabilities = jax.nn.sigmoid(logits)
+    slope = probabilities * jax.nn.sigmoid(-logits)
+    return 2 * slope * (slope + (probabilities - targets) * (1 - 2 * probabilities))
+
+
+def mae_second_derivative(predictions: jax.Array, targets: jax.Array) -> jax.Array:
+    return jnp.zeros_like(predictions)
+
+
+def huber_second_derivative(predictions: jax.Array, targets: jax.Array, delta: jax.Array):
+    inside = _magnitude(predictions - targets) < delta
+    return inside.astype(predictions.dtype)
+
+
+def smooth_l1_second_derivative(predictions: jax.Array, targets: jax.Array, beta: jax.Array):
+    inside = _magnitude(predictions - targets) < beta
+    return jnp.where(inside, 1 / jnp.where(beta > 0, beta, 1), 0).astype(predictions.dtype)
+
+
 # --------------------------------------------------------------------------------------
 # Public losses.
 

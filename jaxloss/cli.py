@@ -120,6 +120,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--devices", type=_positive_int, default=1, help="devices to shard the seeds across"
     )
     compare_parser.set_defaults(handler=compare, parser=compare_parser)
+
+    from jaxloss.analysis.report import PROFILE_LOSSES
+
+    profile_parser = commands.add_parser(
+        "profile",
+        help="where losses on a sigmoid output stop teaching",
+        description=(
+            "Gradient profiles, saturated logit intervals, weight-scale landscapes and "
+            "per-layer gradient norms of losses on one sigmoid output."
+        ),
+    )
+    profile_parser.add_argument(
+        "--losses",
+        default="sigmoid_mse,sigmoid_binary_cross_entropy",
+        help=f"comma-separated, from: {', '.join(PROFILE_LOSSES)}",
+    )
+    profile_parser.add_argument("--target", type=_float, default=0.0, help="target in [0, 1]")
+    profile_parser.add_argument(
+        "--tol", type=_float, default=0.05, help="saturation: fraction of the largest gradient"
+    )
+    profile_parser.add_argument("--min", type=_float, default=-10.0, help="smallest logit")
+    profile_parser.add_argument("--max", type=_float, default=10.0, help="largest logit")
+    profile_parser.add_argument("--points", type=_positive_int, default=401)
+    profile_parser.add_argument(
+        "--train-steps", type=_positive_int, default=300, help="steps of the layer-gradient run"
+    )
+    profile_parser.add_argument(
+        "--out", type=pathlib.Path, help="output folder (default runs/profile-<timestamp>)"
+    )
+    profile_parser.set_defaults(handler=profile, parser=profile_parser)
     return parser
 
 
@@ -148,6 +178,7 @@ def _interrupt(signum: int, frame: object) -> NoReturn:
 
 
 def compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from jaxloss._files import prepare_output_folder
     from jaxloss.train import compare as study_module
     from jaxloss.train import datasets
     from jaxloss.train.models import parse_model
@@ -186,7 +217,7 @@ def compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         harness.check_devices(args.devices, args.seeds)
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         folder = args.out if args.out is not None else pathlib.Path("runs") / stamp
-        study_module.prepare_output_folder(folder)
+        prepare_output_folder(folder)
     except ValueError as error:
         parser.error(str(error))
 
@@ -222,6 +253,43 @@ def compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print("interrupted while writing; complete files only were left", file=sys.stderr)
         return INTERRUPTED
     print("\nwrote " + ", ".join(str(path) for path in written))
+    return 0
+
+
+def profile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from jaxloss._files import prepare_output_folder, write_atomic
+    from jaxloss.analysis import report
+
+    try:
+        config = report.ProfileConfig(
+            losses=tuple(name.strip() for name in args.losses.split(",") if name.strip()),
+            target=args.target,
+            tol=args.tol,
+            logit_min=args.min,
+            logit_max=args.max,
+            points=args.points,
+            train_steps=args.train_steps,
+        )
+        if not config.losses:
+            raise ValueError("--losses names no loss")
+        config.check()
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        folder = args.out if args.out is not None else pathlib.Path("runs") / f"profile-{stamp}"
+        prepare_output_folder(folder)
+    except ValueError as error:
+        parser.error(str(error))
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        numbers = report.build(config, folder)
+        write_atomic(folder / "profile.json", report.to_json_bytes(numbers))
+    except KeyboardInterrupt:
+        print("interrupted; only complete files were written", file=sys.stderr)
+        return INTERRUPTED
+    print(report.format_summary(numbers))
+    print(
+        "\nwrote " + ", ".join(str(folder / name) for name in [*numbers["written"], "profile.json"])
+    )
     return 0
 
 

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from jaxloss import _classification, _regression, gradients
+from jaxloss import _classification, _regression, gradients, hessians
 
 Domain = Literal["real", "logit", "probability"]
 TargetKind = Literal["real", "probability", "class_probabilities", "labels"]
@@ -32,6 +32,7 @@ class LossSpec:
       name: the public name, the same in ``jaxloss`` and ``jaxloss.gradients``.
       loss: the loss function.
       gradient: its closed-form derivative with respect to the first argument.
+      hessian: its closed-form second derivative (``jaxloss.hessians``).
       domain: what the first argument is: ``"real"`` predictions, ``"logit"`` scores
         or ``"probability"`` values in ``[0, 1]``.
       target_kind: what the second argument is.
@@ -47,6 +48,7 @@ class LossSpec:
     name: str
     loss: Callable[..., Any]
     gradient: Callable[..., Any]
+    hessian: Callable[..., Any]
     domain: Domain
     target_kind: TargetKind
     per_example: bool
@@ -92,7 +94,13 @@ _PROBABILITY_EXTREMES = (0.0, 1e-12, 0.5, 1.0 - 1e-7, 1.0)
 
 def _spec(name: str, **fields: Any) -> LossSpec:
     loss = getattr(_regression, name, None) or getattr(_classification, name)
-    return LossSpec(name=name, loss=loss, gradient=getattr(gradients, name), **fields)
+    return LossSpec(
+        name=name,
+        loss=loss,
+        gradient=getattr(gradients, name),
+        hessian=getattr(hessians, name),
+        **fields,
+    )
 
 
 LOSSES: dict[str, LossSpec] = {

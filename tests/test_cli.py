@@ -89,6 +89,14 @@ BAD_INVOCATIONS = [
     (["compare", "--devices", "64"], "devices"),
     (["compare", "--seeds", "3", "--devices", "2"], "devices"),
     (["compare", "--unknown-flag"], "unrecognized"),
+    (["profile", "--losses", "mse"], "cannot be profiled"),
+    (["profile", "--losses", "nope"], "nope"),
+    (["profile", "--target", "2"], "target"),
+    (["profile", "--tol", "1"], "tol"),
+    (["profile", "--tol", "abc"], "number"),
+    (["profile", "--min", "5", "--max", "1"], "--min"),
+    (["profile", "--points", "1"], "points"),
+    (["profile", "--train-steps", "0"], "positive integer"),
     (["frobnicate"], "frobnicate"),
     ([], "required"),
 ]
@@ -117,6 +125,25 @@ def test_output_folder_problems_are_reported_before_the_run(folder_fixture, requ
     assert str(folder) in error and error.count("\n") == 1
     if folder_fixture == "occupied":
         assert (folder / "summary.json").read_text() == "{}"  # never overwritten
+
+
+def test_profile_writes_its_pictures_and_numbers(tmp_path):
+    out = tmp_path / "profile"
+    completed = run_cli("profile", "--points", "21", "--train-steps", "5", "--out", str(out))
+    assert completed.returncode == 0, completed.stderr
+    assert "| sigmoid_mse | 10 |" in completed.stdout
+    names = sorted(path.name for path in out.iterdir())
+    assert names == [
+        "gradient_profile.png",
+        "landscape.png",
+        "layer_gradients_sigmoid_binary_cross_entropy.png",
+        "layer_gradients_sigmoid_mse.png",
+        "profile.json",
+        "saturation.png",
+    ]
+    numbers = json.loads((out / "profile.json").read_text())
+    saturation = numbers["losses"]["sigmoid_mse"]["saturation"]
+    assert [interval["correct"] for interval in saturation] == [True, False]
 
 
 def test_a_bad_invocation_in_a_subprocess_prints_no_traceback():

@@ -240,3 +240,37 @@ def test_sum_is_mean_times_count_and_unit_weights_change_nothing(spec):
     ones = jnp.ones(loss_shape(spec, (5, 4)), jnp.float32)
     np.testing.assert_allclose(total, mean * count, rtol=1e-6)
     np.testing.assert_allclose(spec.loss(first, second, weights=ones, **spec.options), mean)
+
+
+def dense_from_closed_form(spec: LossSpec, closed_form, shape):
+    """The full Hessian that the diagonal or per-example blocks describe."""
+    size = int(np.prod(shape))
+    if not spec.per_example:
+        return jnp.diag(closed_form.reshape(size)).reshape(shape + shape)
+    num_classes = shape[-1]
+    examples = size // num_classes
+    blocks = closed_form.reshape(examples, num_classes, num_classes)
+    dense = jnp.zeros((examples, num_classes, examples, num_classes), closed_form.dtype)
+    for example in range(examples):
+        dense = dense.at[example, :, example, :].set(blocks[example])
+    return dense.reshape(shape + shape)
+
+
+@by_name
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_closed_form_hessian_matches_jax_hessian_in_float64(spec, reduction):
+    with jax.enable_x64(True):
+        for seed, variant in enumerate(("plain", "weighted_masked_options")):
+            shape = SHAPES[1 + seed]
+            first, second = make_inputs(spec, shape, np.float64, seed=seed)
+            kwargs = {"reduction": reduction, **variant_kwargs(spec, variant, shape, np.float64)}
+            closed_form = spec.hessian(first, second, **kwargs)
+            expected = jax.hessian(
+                lambda x, y=second, kw=kwargs: jnp.sum(reference.loss(spec.name, x, y, **kw))
+            )(first)
+            np.testing.assert_allclose(
+                dense_from_closed_form(spec, closed_form, shape),
+                expected,
+                rtol=1e-10,
+                atol=1e-13,
+            )

@@ -34,7 +34,17 @@ OPTIMIZERS: dict[str, Callable[[Any], optax.GradientTransformation]] = {
     "momentum": lambda learning_rate: optax.sgd(learning_rate, momentum=0.9),
     "adam": optax.adam,
 }
-RECORDS = ("loss", "accuracy", "test_loss", "test_accuracy", "logit_grad_norm")
+RECORDS = (
+    "loss",
+    "accuracy",
+    "test_loss",
+    "test_accuracy",
+    "logit_grad_norm",
+    "saturated_fraction",
+)
+# An output unit counts as saturated when the slope p (1 - p) of its predicted class's
+# probability is below this: |z| > 4.6 for a sigmoid unit, p > 0.99 for a softmax.
+SATURATION_SLOPE = 0.01
 # Losses that can train each kind of task, through the link the registry names.
 BINARY_LOSSES = tuple(
     name
@@ -129,6 +139,15 @@ def _objective(spec: registry.LossSpec, num_classes: int):
     return objective
 
 
+def _saturated_fraction(logits: jax.Array) -> jax.Array:
+    if logits.ndim == 1:
+        slope = jax.nn.sigmoid(logits) * jax.nn.sigmoid(-logits)
+    else:
+        top = jnp.max(jax.nn.softmax(logits, axis=-1), axis=-1)
+        slope = top * (1 - top)
+    return jnp.mean(slope < SATURATION_SLOPE)
+
+
 def _predictions(logits: jax.Array) -> jax.Array:
     # One output unit: a positive logit predicts class 1. Several: the largest wins.
     if logits.ndim == 1:
@@ -184,6 +203,7 @@ class _Program:
                     "test_loss": objective(test_logits, y_test),
                     "test_accuracy": jnp.mean(_predictions(test_logits) == y_test),
                     "logit_grad_norm": jnp.linalg.norm(logit_grad),
+                    "saturated_fraction": _saturated_fraction(logits),
                     "parameter_grad_norms": jnp.stack(
                         [jnp.linalg.norm(leaf) for leaf in jax.tree.leaves(grads)]
                     ),

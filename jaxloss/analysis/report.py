@@ -1,0 +1,140 @@
+"""The report behind ``jaxloss profile``: profiles, saturation, landscapes, layer gradients."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+from typing import Any
+
+import numpy as np
+
+from jaxloss import registry
+from jaxloss.analysis import plots
+from jaxloss.analysis.diagnostics import plateau_end
+from jaxloss.analysis.landscape import landscape
+from jaxloss.analysis.profiles import gradient_profile
+from jaxloss.analysis.saturation import saturation_region
+
+# The losses a profile of one sigmoid output can show.
+PROFILE_LOSSES = tuple(
+    name
+    for name, spec in registry.LOSSES.items()
+    if spec.domain == "logit" and not spec.has_classes
+)
+REPORTED_LOGITS = (-10.0, 0.0, 10.0)
+LANDSCAPE_SCALES = np.geomspace(0.1, 20.0, 41)
+
+
+@dataclasses.dataclass(frozen=True)
+class ProfileConfig:
+    losses: tuple[str, ...] = ("sigmoid_mse", "sigmoid_binary_cross_entropy")
+    target: float = 0.0
+    tol: float = 0.05
+    logit_min: float = -10.0
+    logit_max: float = 10.0
+    points: int = 401
+    train_steps: int = 300
+
+    def check(self) -> None:
+        for loss in self.losses:
+            if loss not in PROFILE_LOSSES:
+                raise ValueError(
+                    f"loss {loss!r} cannot be profiled on one sigmoid output; "
+                    f"choose from {', '.join(PROFILE_LOSSES)}"
+                )
+        if not 0 <= self.target <= 1:
+            raise ValueError(f"target must lie in [0, 1], got {self.target!r}")
+        if not 0 < self.tol < 1:
+            raise ValueError(f"tol must lie in (0, 1), got {self.tol!r}")
+        if not self.logit_min < self.logit_max:
+            raise ValueError(
+                f"--min must be below --max, got {self.logit_min} and {self.logit_max}"
+            )
+        if self.points < 2:
+            raise ValueError(f"points must be at least 2, got {self.points}")
+
+
+def build(config: ProfileConfig, folder: pathlib.Path) -> dict[str, Any]:
+    """Computes everything, writes the PNGs into ``folder`` and returns the JSON numbers."""
+    from jaxloss.train import datasets, harness, models
+
+    config.check()
+    grid = np.linspace(config.logit_min, config.logit_max, config.points)
+    profiles = [gradient_profile(loss, grid, config.target) for loss in config.losses]
+    regions = {loss: saturation_region(loss, config.target, config.tol) for loss in config.losses}
+    landscapes = [landscape(loss, LANDSCAPE_SCALES, LANDSCAPE_SCALES) for loss in config.losses]
+
+    xor = datasets.load("xor")
+    training = {}
+    for loss in config.losses:
+        experiment = harness.Experiment(
+            loss=loss,
+            model=models.parse_model("mlp:8:tanh"),
+            steps=config.train_steps,
+            init="saturated",
+        )
+        training[loss] = harness.train(experiment, xor, np.arange(8), [0.5])
+
+    written = [
+        plots.plot_gradient_profile(profiles, folder / "gradient_profile.png"),
+        plots.plot_saturation(regions, profiles, folder / "saturation.png"),
+        plots.plot_landscape(landscapes, folder / "landscape.png"),
+    ]
+    for loss, result in training.items():
+        written.append(plots.plot_layer_gradients(result, folder / f"layer_gradients_{loss}.png"))
+
+    numbers: dict[str, Any] = {"config": dataclasses.asdict(config), "losses": {}}
+    for profile, item in zip(profiles, landscapes, strict=True):
+        at = {}
+        for logit in REPORTED_LOGITS:
+            reported = gradient_profile(profile.loss, [logit], config.target)
+            at[f"{logit:g}"] = {
+                "value": float(reported.value[0]),
+                "gradient": float(reported.gradient[0]),
+                "second_derivative": float(reported.second_derivative[0]),
+            }
+        result = training[profile.loss]
+        numbers["losses"][profile.loss] = {
+            "at_logits": at,
+            "saturation": [interval.to_json() for interval in regions[profile.loss]],
+            "landscape_flat_share": item.flat_share,
+            "training_plateau_end_median": float(
+                np.nanmedian(plateau_end(result.records["loss"][0]))
+            ),
+            "profile": profile.to_json(),
+        }
+    numbers["written"] = [path.name for path in written]
+    return numbers
+
+
+def to_json_bytes(numbers: dict[str, Any]) -> bytes:
+    return (json.dumps(numbers, indent=2) + "\n").encode()
+
+
+def format_summary(numbers: dict[str, Any]) -> str:
+    """A markdown table of the value, gradient and curvature at the reported logits."""
+    lines = [
+        "| loss | z | loss value | dl/dz | d2l/dz2 |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for loss, row in numbers["losses"].items():
+        for logit, at in row["at_logits"].items():
+            lines.append(
+                f"| {loss} | {logit} | {at['value']:.6g} | {at['gradient']:.6g} "
+                f"| {at['second_derivative']:.6g} |"
+            )
+    lines.append("")
+    lines.append("| loss | saturated logit intervals (tol) | flat share of landscape |")
+    lines.append("| --- | --- | --- |")
+    for loss, row in numbers["losses"].items():
+        intervals = ", ".join(
+            f"({_end(i['start'])}, {_end(i['end'])}) {'right' if i['correct'] else 'wrong'} side"
+            for i in row["saturation"]
+        )
+        lines.append(f"| {loss} | {intervals or 'none'} | {row['landscape_flat_share']:.1%} |")
+    return "\n".join(lines)
+
+
+def _end(value: float | str) -> str:
+    return value if isinstance(value, str) else f"{value:.4f}"
