@@ -93,6 +93,14 @@ def check_axis(axis: int, ndim: int) -> int:
     return int(axis) % ndim
 
 
+def _is_concrete(array: jax.Array) -> bool:
+    try:
+        np.asarray(array)
+    except jax.errors.TracerArrayConversionError:
+        return False
+    return True
+
+
 def check_concrete_range(
     name: str, value: object, low: float, high: float, *, low_open: bool = False
 ) -> None:
@@ -101,7 +109,7 @@ def check_concrete_range(
     Traced values (a hyper-parameter swept under ``vmap``) cannot be inspected at
     trace time; ``jaxloss.checked`` is the place for value checks on those.
     """
-    if isinstance(value, jax.core.Tracer):
+    if isinstance(value, jax.Array) and not _is_concrete(value):
         return
     array = np.asarray(value)
     if array.dtype.kind not in "fiu":

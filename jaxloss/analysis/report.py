@@ -88,7 +88,7 @@ def build(config: ProfileConfig, folder: pathlib.Path) -> dict[str, Any]:
     for profile, item in zip(profiles, landscapes, strict=True):
         at = {}
         for logit in REPORTED_LOGITS:
-            reported = gradient_profile(profile.loss, [logit], config.target)
+            reported = gradient_profile(profile.loss, np.asarray([logit]), config.target)
             at[f"{logit:g}"] = {
                 "value": float(reported.value[0]),
                 "gradient": float(reported.gradient[0]),

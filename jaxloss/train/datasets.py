@@ -43,8 +43,11 @@ class Dataset:
 def _stratified_split(x: np.ndarray, y: np.ndarray, name: str, num_classes: int) -> Dataset:
     from sklearn.model_selection import train_test_split
 
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=TEST_FRACTION, stratify=y, random_state=SPLIT_SEED
+    x_train, x_test, y_train, y_test = (
+        np.asarray(part)
+        for part in train_test_split(
+            x, y, test_size=TEST_FRACTION, stratify=y, random_state=SPLIT_SEED
+        )
     )
     mean = x_train.mean(axis=0)
     std = x_train.std(axis=0)

@@ -232,7 +232,7 @@ class _Program:
         """Puts an array on the mesh, split along its seeds axis (or replicated)."""
         if self.mesh is None:
             return jnp.asarray(array)
-        spec = [None] * np.ndim(array)
+        spec: list[str | None] = [None] * np.ndim(array)
         if seeds_axis is not None:
             spec[seeds_axis] = "seeds"
         return jax.device_put(array, NamedSharding(self.mesh, PartitionSpec(*spec)))
