@@ -115,10 +115,15 @@ def softmax_cross_entropy_core(logits: jax.Array, targets: jax.Array) -> jax.Arr
     return -jnp.sum(_times(targets, log_probabilities), axis=-1)
 
 
+def _softmax(logits: jax.Array) -> jax.Array:
+    # exp(z - logsumexp(z)) shares the normaliser with the loss value and fuses into
+    # its consumer, where jax.nn.softmax's second reduction would store an [N, C] array.
+    return jnp.exp(logits - jax.nn.logsumexp(logits, axis=-1, keepdims=True))
+
+
 def softmax_cross_entropy_derivative(logits: jax.Array, targets: jax.Array) -> jax.Array:
     # d/dz_c of -sum_k y_k log softmax(z)_k is softmax(z)_c sum_k y_k - y_c.
-    probabilities = jax.nn.softmax(logits, axis=-1)
-    return probabilities * jnp.sum(targets, axis=-1, keepdims=True) - targets
+    return _softmax(logits) * jnp.sum(targets, axis=-1, keepdims=True) - targets
 
 
 def _softmax_cross_entropy_rule(primals, tangents):
@@ -143,22 +148,54 @@ def _smoothed_one_hot(labels: jax.Array, num_classes: int, smoothing, dtype) -> 
     return (1 - smoothing) * one_hot_rows + smoothing / num_classes
 
 
+def _integer_value(logits: jax.Array, labels: jax.Array, smoothing: jax.Array) -> jax.Array:
+    # logsumexp(z) - (1 - a) z_y - a mean(z): the label's logit is gathered, not
+    # multiplied by a one-hot row, so no [N, C] target array is built.
+    label_logit = jnp.take_along_axis(logits, labels[..., None], axis=-1, mode="clip")[..., 0]
+    log_normaliser = jax.nn.logsumexp(logits, axis=-1)
+    # With a = 0 the mean is skipped, so -inf logits at masked classes add nothing.
+    smoothing_term = jnp.where(smoothing == 0, 0, smoothing * jnp.mean(logits, axis=-1))
+    return log_normaliser - (1 - smoothing) * label_logit - smoothing_term
+
+
+@jax.custom_jvp
 def softmax_integer_core(logits: jax.Array, labels: jax.Array, smoothing: jax.Array):
-    num_classes = logits.shape[-1]
-    targets = _smoothed_one_hot(labels, num_classes, smoothing, logits.dtype)
-    loss = softmax_cross_entropy_core(logits, targets)
-    return _nan_outside_classes(loss, labels, num_classes)
+    loss = _integer_value(logits, labels, smoothing)
+    return _nan_outside_classes(loss, labels, logits.shape[-1])
+
+
+def _softmax_integer_rule(primals, tangents):
+    logits, labels, smoothing = primals
+    logits_dot, _, smoothing_dot = tangents
+    value = softmax_integer_core(logits, labels, smoothing)
+    tangent = jnp.zeros_like(value)
+    if not isinstance(logits_dot, SymbolicZero):
+        derivative = softmax_integer_derivative(logits, labels, smoothing)
+        tangent = tangent + jnp.sum(derivative * logits_dot, axis=-1)
+    if not isinstance(smoothing_dot, SymbolicZero):
+        # d/da of -(1 - a) z_y - a mean(z) is z_y - mean(z).
+        label_logit = jnp.take_along_axis(logits, labels[..., None], axis=-1, mode="clip")
+        slope = label_logit[..., 0] - jnp.mean(logits, axis=-1)
+        tangent = tangent + slope * smoothing_dot
+    return value, tangent
+
+
+softmax_integer_core.defjvp(_softmax_integer_rule, symbolic_zeros=True)
 
 
 def softmax_integer_derivative(logits: jax.Array, labels: jax.Array, smoothing: jax.Array):
+    # The smoothed one-hot row sums to 1, so the derivative is softmax(z) - target.
     targets = _smoothed_one_hot(labels, logits.shape[-1], smoothing, logits.dtype)
-    return softmax_cross_entropy_derivative(logits, targets)
+    return _softmax(logits) - targets
 
 
 def one_hot_mse_core(predictions: jax.Array, labels: jax.Array) -> jax.Array:
     num_classes = predictions.shape[-1]
-    targets = _one_hot(labels, num_classes, predictions.dtype)
-    return _nan_outside_classes(mse_core(predictions, targets), labels, num_classes)
+    valid = (labels >= 0) & (labels < num_classes)
+    # An out-of-range label gets a NaN target row: the select fuses into the loss,
+    # where marking the [N, C] loss afterwards would store it.
+    targets = jnp.where(valid[..., None], _one_hot(labels, num_classes, predictions.dtype), jnp.nan)
+    return mse_core(predictions, targets)
 
 
 def one_hot_mse_derivative(predictions: jax.Array, labels: jax.Array) -> jax.Array:
@@ -173,9 +210,12 @@ def _rescaled_terms(logits: jax.Array, labels: jax.Array, k: jax.Array, m: jax.A
 
 
 def rescaled_square_core(logits, labels, k, m) -> jax.Array:
-    shifted, factor = _rescaled_terms(logits, labels, k, m)
-    loss = jnp.mean(factor * jnp.square(shifted), axis=-1)
-    return _nan_outside_classes(loss, labels, logits.shape[-1])
+    # (sum_i z_i^2 - z_y^2 + k (z_y - m)^2) / C with z_y gathered: one pass over the
+    # logits, no [N, C] one-hot or factor array.
+    label_logit = jnp.take_along_axis(logits, labels[..., None], axis=-1, mode="clip")[..., 0]
+    squares = jnp.sum(jnp.square(logits), axis=-1)
+    total = squares - jnp.square(label_logit) + k * jnp.square(label_logit - m)
+    return _nan_outside_classes(total / logits.shape[-1], labels, logits.shape[-1])
 
 
 def rescaled_square_derivative(logits, labels, k, m) -> jax.Array:
@@ -212,7 +252,7 @@ def _diagonal_matrix(values: jax.Array) -> jax.Array:
 
 def softmax_cross_entropy_second_derivative(logits: jax.Array, targets: jax.Array):
     # d/dz of p sum(y) - y is sum(y) (diag(p) - p p^T), per example.
-    probabilities = jax.nn.softmax(logits, axis=-1)
+    probabilities = _softmax(logits)
     total = jnp.sum(targets, axis=-1)[..., None, None]
     outer = probabilities[..., :, None] * probabilities[..., None, :]
     return total * (_diagonal_matrix(probabilities) - outer)

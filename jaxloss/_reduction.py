@@ -245,6 +245,10 @@ def _prepare(
             second = jnp.where(input_mask, second, _MASKED_FILL)
         elif not second_is_float and second.shape == loss_shape:
             second = jnp.where(where, second, 0)
+        elif not second_is_float and second.shape == loss_shape[:-1]:
+            # Labels of an elementwise class loss: a fully masked row (padding, often
+            # labelled -1) gets a valid label, so it cannot leak NaN into the gradient.
+            second = jnp.where(jnp.any(where, axis=-1), second, 0)
     return first, second, cast_params, weights, where
 
 

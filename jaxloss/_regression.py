@@ -48,8 +48,14 @@ def _magnitude(difference: jax.Array) -> jax.Array:
     return difference * jnp.sign(difference)
 
 
-def mae_core(predictions: jax.Array, targets: jax.Array) -> jax.Array:
-    return _magnitude(predictions - targets)
+def _mae_value_and_partials(predictions: jax.Array, targets: jax.Array):
+    difference = predictions - targets
+    # sign(0) = 0 at a tie, as torch's l1_loss; jnp.abs's own derivative there is 1.
+    direction = jnp.sign(difference)
+    return jnp.abs(difference), (direction, -direction)
+
+
+mae_core = _reduction.elementwise_custom_jvp(_mae_value_and_partials)
 
 
 def mae_derivative(predictions: jax.Array, targets: jax.Array) -> jax.Array:

@@ -242,3 +242,16 @@ def test_integer_and_boolean_targets_are_cast_for_value_losses():
             jaxloss.gradients.sigmoid_binary_cross_entropy(logits, targets),
             jaxloss.gradients.sigmoid_binary_cross_entropy(logits, targets.astype(jnp.float32)),
         )
+
+
+def test_padding_labels_under_a_mask_leave_one_hot_mse_finite():
+    predictions = jnp.asarray([[0.2, 0.8], [0.5, 0.5]])
+    labels = jnp.asarray([1, -1])  # the second row is padding
+    where = jnp.asarray([[True], [False]])
+    value, gradient = jax.value_and_grad(
+        lambda p: jaxloss.one_hot_mse(p, labels, where=jnp.broadcast_to(where, (2, 2)))
+    )(predictions)
+    # (0.2^2 + 0.2^2) / 2 unmasked elements, by hand.
+    np.testing.assert_allclose(value, 0.04, rtol=1e-6)
+    assert jnp.all(gradient[1] == 0) and jnp.all(jnp.isfinite(gradient))
+    assert jnp.isnan(jaxloss.one_hot_mse(predictions, labels))
