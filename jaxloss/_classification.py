@@ -115,10 +115,23 @@ def softmax_cross_entropy_core(logits: jax.Array, targets: jax.Array) -> jax.Arr
     return -jnp.sum(_times(targets, log_probabilities), axis=-1)
 
 
+def _shifted_log_softmax_parts(logits: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``z - max(z)`` and ``log sum exp(z - max(z))`` per row.
+
+    Subtracting the row maximum first is exact, so ``shifted - normaliser`` keeps its
+    precision at large logits, where ``z - logsumexp(z)`` would lose it (float32's
+    spacing at 1e4 is 1e-3). ``stop_gradient`` on the maximum: it cancels exactly.
+    """
+    shifted = logits - jax.lax.stop_gradient(jnp.max(logits, axis=-1, keepdims=True))
+    normaliser = jnp.log(jnp.sum(jnp.exp(shifted), axis=-1, keepdims=True))
+    return shifted, normaliser
+
+
 def _softmax(logits: jax.Array) -> jax.Array:
-    # exp(z - logsumexp(z)) shares the normaliser with the loss value and fuses into
+    # exp(shifted - normaliser) shares the normaliser with the loss value and fuses into
     # its consumer, where jax.nn.softmax's second reduction would store an [N, C] array.
-    return jnp.exp(logits - jax.nn.logsumexp(logits, axis=-1, keepdims=True))
+    shifted, normaliser = _shifted_log_softmax_parts(logits)
+    return jnp.exp(shifted - normaliser)
 
 
 def softmax_cross_entropy_derivative(logits: jax.Array, targets: jax.Array) -> jax.Array:
@@ -149,13 +162,13 @@ def _smoothed_one_hot(labels: jax.Array, num_classes: int, smoothing, dtype) -> 
 
 
 def _integer_value(logits: jax.Array, labels: jax.Array, smoothing: jax.Array) -> jax.Array:
-    # logsumexp(z) - (1 - a) z_y - a mean(z): the label's logit is gathered, not
-    # multiplied by a one-hot row, so no [N, C] target array is built.
-    label_logit = jnp.take_along_axis(logits, labels[..., None], axis=-1, mode="clip")[..., 0]
-    log_normaliser = jax.nn.logsumexp(logits, axis=-1)
+    # logsumexp(z) - (1 - a) z_y - a mean(z), on max-shifted logits: the label's logit
+    # is gathered, not multiplied by a one-hot row, so no [N, C] target array is built.
+    shifted, normaliser = _shifted_log_softmax_parts(logits)
+    label_logit = jnp.take_along_axis(shifted, labels[..., None], axis=-1, mode="clip")[..., 0]
     # With a = 0 the mean is skipped, so -inf logits at masked classes add nothing.
-    smoothing_term = jnp.where(smoothing == 0, 0, smoothing * jnp.mean(logits, axis=-1))
-    return log_normaliser - (1 - smoothing) * label_logit - smoothing_term
+    smoothing_term = jnp.where(smoothing == 0, 0, smoothing * jnp.mean(shifted, axis=-1))
+    return normaliser[..., 0] - (1 - smoothing) * label_logit - smoothing_term
 
 
 @jax.custom_jvp
@@ -215,6 +228,8 @@ def rescaled_square_core(logits, labels, k, m) -> jax.Array:
     label_logit = jnp.take_along_axis(logits, labels[..., None], axis=-1, mode="clip")[..., 0]
     squares = jnp.sum(jnp.square(logits), axis=-1)
     total = squares - jnp.square(label_logit) + k * jnp.square(label_logit - m)
+    # An infinite label logit makes the loss infinite; the subtraction would give inf - inf.
+    total = jnp.where(jnp.isinf(label_logit), jnp.inf, total)
     return _nan_outside_classes(total / logits.shape[-1], labels, logits.shape[-1])
 
 

@@ -252,7 +252,6 @@ def _prepare(
     return first, second, cast_params, weights, where
 
 
-@functools.partial(jax.jit, static_argnames=("core", "reduction", "per_example"))
 def apply_loss(
     core: Callable[..., jax.Array],
     first: jax.Array,
@@ -264,7 +263,7 @@ def apply_loss(
     reduction: str,
     per_example: bool,
 ) -> jax.Array:
-    """Runs ``core(first, second, *params)`` and reduces it; one compile per signature."""
+    """Runs ``core(first, second, *params)`` and reduces it."""
     input_dtype = first.dtype
     first, second, params, weights, where = _prepare(
         first, second, params, weights, where, per_example
@@ -273,7 +272,6 @@ def apply_loss(
     return reduce(loss, reduction=reduction, weights=weights, where=where, none_dtype=input_dtype)
 
 
-@functools.partial(jax.jit, static_argnames=("derivative", "reduction", "per_example"))
 def apply_derivative(
     derivative: Callable[..., jax.Array],
     first: jax.Array,
@@ -330,7 +328,60 @@ def run(
     ``jaxloss.hessians`` is this call with its own core or derivative, so all follow
     the same checks and the same rule. Per-example Hessians keep their two class axes
     last, shaped ``[..., C, C]``.
+
+    The work is one ``jax.jit`` with the options static: the checks run when a new
+    signature is traced, and a repeated call is a single compiled dispatch.
     """
+    _checks.check_reduction(reduction)
+    output = "hessian" if hessian else "gradient" if gradient else "loss"
+    return _run_compiled(
+        function,
+        first,
+        second,
+        tuple(params),
+        weights,
+        where,
+        class_weights,
+        first_name=first_name,
+        second_name=second_name,
+        reduction=reduction,
+        second_kind=second_kind,
+        per_example=per_example,
+        axis=axis,
+        output=output,
+    )
+
+
+@functools.partial(
+    jax.jit,
+    static_argnames=(
+        "function",
+        "first_name",
+        "second_name",
+        "reduction",
+        "second_kind",
+        "per_example",
+        "axis",
+        "output",
+    ),
+)
+def _run_compiled(
+    function: Callable[..., jax.Array],
+    first: ArrayLike,
+    second: ArrayLike,
+    params: tuple[ArrayLike, ...],
+    weights: ArrayLike | None,
+    where: ArrayLike | None,
+    class_weights: ArrayLike | None,
+    *,
+    first_name: str,
+    second_name: str,
+    reduction: str,
+    second_kind: str,
+    per_example: bool,
+    axis: int | None,
+    output: str,
+) -> jax.Array:
     checked = validate(
         first_name,
         first,
@@ -348,7 +399,7 @@ def run(
         weights_array = _with_class_weights(
             weights_array, class_weights, checked.second, checked.first.shape[-1]
         )
-    apply = apply_derivative if gradient or hessian else apply_loss
+    apply = apply_loss if output == "loss" else apply_derivative
     result = apply(
         function,
         checked.first,
@@ -359,7 +410,7 @@ def run(
         reduction=reduction,
         per_example=per_example,
     )
-    if gradient and axis is not None and checked.first.ndim > 0:
+    if output == "gradient" and axis is not None and checked.first.ndim > 0:
         # The gradient is laid out like the caller's logits, class axis where it was.
         result = jnp.moveaxis(result, -1, _checks.check_axis(axis, checked.first.ndim))
     return result
