@@ -25,12 +25,14 @@ from jaxloss._regression import mae as mae
 from jaxloss._regression import mse as mse
 from jaxloss._regression import sigmoid_mse as sigmoid_mse
 from jaxloss._regression import smooth_l1 as smooth_l1
+from jaxloss.checked import checked as checked
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Reduction",
     "binary_cross_entropy",
+    "checked",
     "gradients",
     "hessians",
     "huber",

@@ -1,0 +1,300 @@
+"""Value checks under ``jit``: a checked version of any loss in the registry.
+
+The losses check shapes and dtypes at trace time only, so they cost nothing under
+``jit``; a NaN, an out-of-range label or a negative weight goes through silently
+(an out-of-range label gives a NaN loss). ``checked(loss)`` is the same loss with
+run-time value checks added by ``jax.experimental.checkify``. The rules come from
+the loss's row in ``jaxloss.registry.LOSSES`` (its ``domain`` and ``target_kind``)
+and from the names of its hyper-parameters, so a loss added to the registry is
+checked by construction. The unchecked losses are untouched: their compiled code
+holds no check.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jax.experimental import checkify
+
+from jaxloss import registry
+
+# Options that select code paths rather than values; they stay Python values (static).
+_STATIC_OPTIONS = ("reduction", "axis")
+# Arguments positioned over the unreduced loss: masked entries of these are not checked,
+# since ``where`` promises that they add nothing, NaN included.
+_BROADCAST_TO_LOSS = ("weights", "pos_weight")
+_HALF_DTYPES = (jnp.dtype(jnp.float16), jnp.dtype(jnp.bfloat16))
+
+Rule = tuple[Callable[[jax.Array], jax.Array], str]
+
+# Hyper-parameter rules by argument name; any other real-valued option must be finite.
+_OPTION_RULES: Mapping[str, Rule] = {
+    "weights": (lambda w: jnp.isfinite(w) & (w >= 0), "must be finite and non-negative"),
+    "class_weights": (lambda w: jnp.isfinite(w) & (w >= 0), "must be finite and non-negative"),
+    "pos_weight": (lambda w: jnp.isfinite(w) & (w >= 0), "must be finite and non-negative"),
+    "label_smoothing": (lambda a: (a >= 0) & (a <= 1), "must lie in [0, 1]"),
+    "delta": (lambda d: d > 0, "must be positive"),
+    "beta": (lambda b: b >= 0, "must be non-negative"),
+}
+_FINITE: Rule = (jnp.isfinite, "must be finite")
+_UNIT_INTERVAL: Rule = (lambda p: (p >= 0) & (p <= 1), "must lie in [0, 1]")
+
+
+def checked(loss_fn: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
+    """The loss ``loss_fn`` with run-time checks of its input values.
+
+    ``loss_fn`` is a loss of the registry (``jaxloss.mse``, ...) or its closed-form
+    derivative (``jaxloss.gradients.mse``, ...). The result takes the same arguments
+    and returns exactly what ``loss_fn`` returns on valid inputs. It compiles once per
+    input signature with ``jax.jit`` (``reduction`` and ``axis`` static) and can be
+    mapped with ``jax.vmap`` and differentiated with ``jax.grad``.
+
+    On an invalid input it raises ``jax.experimental.checkify.JaxRuntimeError`` (a
+    ``ValueError``) whose message names the argument, the first offending index
+    (the multi-dimensional index into that argument as passed, or into one mapped
+    slice under ``vmap``) and its value. Entries hidden by ``where`` are not
+    checked. The rules:
+
+    * first argument: ``"real"`` domain, finite; ``"probability"``, in ``[0, 1]``;
+      ``"logit"``, not NaN, and ``±inf`` only where the loss is defined, i.e. where
+      its unreduced value is not NaN (the sigmoid losses at any target, a softmax
+      cross-entropy at a ``-inf`` logit of a class with target 0);
+    * second argument: ``"real"`` targets finite; ``"probability"`` targets in
+      ``[0, 1]``; ``"class_probabilities"`` finite and non-negative; ``"labels"`` in
+      ``[0, C)`` for ``C`` classes;
+    * ``weights``, ``class_weights`` and ``pos_weight`` finite and non-negative;
+      ``label_smoothing`` in ``[0, 1]``; ``delta`` positive; ``beta`` non-negative;
+      any other hyper-parameter finite.
+
+    Inside a function you ``jax.jit`` yourself, the check must be functionalized:
+    wrap that function in ``checkify.checkify`` and throw the error it returns.
+
+    Raises:
+      ValueError: ``loss_fn`` is not a loss of ``jaxloss.registry.LOSSES`` or its
+        gradient.
+
+    Example:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> checked_mse = jaxloss.checked(jaxloss.mse)
+      >>> checked_mse(jnp.array([1.0, 2.0]), jnp.array([1.0, 0.0]))
+      Array(2., dtype=float32)
+      >>> checked_mse(jnp.array([[1.0, 2.0], [jnp.inf, 0.0]]), jnp.zeros((2, 2)))
+      Traceback (most recent call last):
+        ...
+      jax._src.checkify.JaxRuntimeError: jaxloss.checked(mse): predictions must be finite;
+      got predictions[1, 0] = inf (`check` failed)
+    """
+    spec = _spec_of(loss_fn)
+    signature = inspect.signature(loss_fn)
+    is_gradient = loss_fn is spec.gradient
+
+    @functools.wraps(loss_fn)
+    def checked_loss(*args: Any, **kwargs: Any) -> jax.Array:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        static = tuple(
+            (name, value) for name, value in bound.arguments.items() if name in _STATIC_OPTIONS
+        )
+        arguments = {
+            name: _as_argument(value)
+            for name, value in bound.arguments.items()
+            if name not in _STATIC_OPTIONS
+        }
+        error, result = _checked_call(
+            arguments, name=spec.name, gradient=is_gradient, static=static
+        )
+        checkify.check_error(error)
+        return result
+
+    return checked_loss
+
+
+def _spec_of(loss_fn: Callable[..., jax.Array]) -> registry.LossSpec:
+    name = getattr(loss_fn, "__name__", repr(loss_fn))
+    spec = registry.LOSSES.get(name)
+    if spec is None or (loss_fn is not spec.loss and loss_fn is not spec.gradient):
+        raise ValueError(
+            f"jaxloss.checked takes a loss of jaxloss.registry.LOSSES or its gradient, "
+            f"got {name}; valid losses: {', '.join(registry.LOSSES)}"
+        )
+    return spec
+
+
+def _as_argument(value: Any) -> Any:
+    """Lists and tuples become arrays: ``jit`` would otherwise trace them as pytrees."""
+    if value is None or isinstance(value, jax.Array | np.ndarray | np.generic | int | float):
+        return value
+    return np.asarray(value)
+
+
+@functools.partial(jax.jit, static_argnames=("name", "gradient", "static"))
+def _checked_call(
+    arguments: dict[str, Any], *, name: str, gradient: bool, static: tuple[tuple[str, Any], ...]
+) -> tuple[checkify.Error, jax.Array]:
+    spec = registry.LOSSES[name]
+    function = spec.gradient if gradient else spec.loss
+    options = dict(static)
+    # The loss is traced first, so its own trace-time shape and dtype errors come first.
+    value = function(**arguments, **options)
+    reports = _first_offending(spec.name, _findings(spec, arguments, options))
+
+    def check_reports() -> None:
+        for message, failed, payload in reports:
+            checkify.check(~failed, message, *payload)
+
+    # Only the checks themselves are checkified: the rules and the loss are plain code,
+    # so checkify has nothing to rewrite there and the compiled program stays small.
+    error, _ = checkify.checkify(check_reports)()
+    return error, value
+
+
+# One rule's outcome: argument name, its array, which entries offend, what is required.
+_Finding = tuple[str, jax.Array, jax.Array, str]
+
+
+def _findings(
+    spec: registry.LossSpec, arguments: dict[str, Any], options: dict[str, Any]
+) -> list[_Finding]:
+    """Applies every rule of ``spec``'s row to the arguments, in the order they are reported."""
+    first_name, second_name = list(inspect.signature(spec.loss).parameters)[:2]
+    first = jnp.asarray(arguments[first_name])
+    second = jnp.asarray(arguments[second_name])
+    class_axis = int(options.get("axis", -1)) % max(first.ndim, 1)
+    loss_shape = _loss_shape(spec, first.shape, class_axis)
+    where = arguments.get("where")
+    unmasked = None if where is None else jnp.broadcast_to(jnp.asarray(where), loss_shape)
+    findings: list[_Finding] = []
+
+    def require(name: str, array: jax.Array, rule: Rule, relevant: jax.Array | None) -> None:
+        if array.size == 0 or array.dtype == jnp.bool_:
+            return
+        valid, requirement = rule
+        offending = ~valid(array)
+        if relevant is not None:
+            offending = offending & relevant
+        findings.append((name, array, offending, requirement))
+
+    def over_first(mask: jax.Array) -> jax.Array:
+        """A mask over the unreduced loss, laid out over the first argument."""
+        if not spec.per_example:
+            return mask
+        return jnp.broadcast_to(jnp.expand_dims(mask, class_axis), first.shape)
+
+    first_unmasked = None if unmasked is None else over_first(unmasked)
+    if spec.domain == "probability":
+        require(first_name, first, _UNIT_INTERVAL, first_unmasked)
+    elif spec.domain == "real":
+        require(first_name, first, _FINITE, first_unmasked)
+    else:
+        require(first_name, first, (lambda z: ~jnp.isnan(z), "must not be NaN"), first_unmasked)
+
+    if spec.target_kind == "labels":
+        num_classes = first.shape[class_axis] if first.ndim else 0
+        labels_unmasked = unmasked
+        if unmasked is not None and not spec.per_example:
+            labels_unmasked = jnp.any(unmasked, axis=class_axis)
+        in_range = (lambda y: (y >= 0) & (y < num_classes), f"must lie in [0, {num_classes})")
+        require(second_name, second, in_range, labels_unmasked)
+    else:
+        second_rule = {
+            "real": _FINITE,
+            "probability": _UNIT_INTERVAL,
+            "class_probabilities": (
+                lambda y: jnp.isfinite(y) & (y >= 0),
+                "must be finite and non-negative",
+            ),
+        }[spec.target_kind]
+        require(second_name, second, second_rule, first_unmasked)
+
+    for name, value in arguments.items():
+        if name in (first_name, second_name, "where") or value is None:
+            continue
+        array = jnp.asarray(value)
+        relevant = None
+        if name in _BROADCAST_TO_LOSS and unmasked is not None:
+            relevant = _reduce_to_shape(unmasked, array.shape)
+        require(name, array, _OPTION_RULES.get(name, _FINITE), relevant)
+
+    if spec.domain == "logit":
+        # An infinite logit is fine where the loss has a value (say +inf) there; the
+        # unreduced, unweighted loss is NaN exactly where it has none.
+        unweighted = {
+            name: None if name in ("weights", "class_weights") else value
+            for name, value in arguments.items()
+        }
+        unreduced = spec.loss(**unweighted, **{**options, "reduction": "none"})
+        undefined = over_first(jnp.isnan(unreduced))
+        culprit = jnp.isinf(first)
+        if spec.per_example:
+            # In an undefined example the +inf logits are to blame (a softmax with
+            # one is NaN), or, without any, the -inf ones (a row of only -inf).
+            has_plus_inf = jnp.any(first == jnp.inf, axis=class_axis, keepdims=True)
+            culprit = jnp.where(has_plus_inf, first == jnp.inf, culprit)
+        rule = (lambda _: ~(culprit & undefined), "may be infinite only where the loss is defined")
+        require(first_name, first, rule, None)
+    return findings
+
+
+def _first_offending(
+    loss_name: str, findings: list[_Finding]
+) -> list[tuple[str, jax.Array, tuple[jax.Array, ...]]]:
+    """A message, a "failed" flag and the message's values for each finding.
+
+    Only the first offending entry over all findings is flagged, found by one
+    reduction: XLA's compile time grows with every separate one.
+    """
+    if not findings:
+        return []
+    flags = jnp.concatenate([offending.ravel() for _, _, offending, _ in findings])
+    positions = lax.iota(np.int32, flags.size)
+    first_bad = jnp.min(lax.select(flags, positions, jnp.full_like(positions, flags.size)))
+    reports = []
+    offset = 0
+    for name, array, _, requirement in findings:
+        local = first_bad - offset
+        offset += array.size
+        failed = (local >= 0) & (local < array.size)
+        local = lax.clamp(np.int32(0), local, np.int32(array.size - 1))
+        value = lax.dynamic_index_in_dim(array.ravel(), local, keepdims=False)
+        if value.dtype in _HALF_DTYPES:
+            value = value.astype(jnp.float32)
+        prefix = f"jaxloss.checked({loss_name}): {name} {requirement}; got {name}"
+        if array.ndim == 0:
+            reports.append((f"{prefix} = {{}}", failed, (value,)))
+            continue
+        # The multi-dimensional index, row-major; non-negative, so div and rem suffice.
+        index = []
+        for stride in np.cumprod((*array.shape[1:], 1)[::-1])[::-1]:
+            index.append(lax.div(local, np.int32(stride)))
+            local = lax.rem(local, np.int32(stride))
+        placeholders = ", ".join(["{}"] * array.ndim)
+        reports.append((f"{prefix}[{placeholders}] = {{}}", failed, (*index, value)))
+    return reports
+
+
+def _loss_shape(
+    spec: registry.LossSpec, first_shape: tuple[int, ...], class_axis: int
+) -> tuple[int, ...]:
+    if spec.per_example and first_shape:
+        return first_shape[:class_axis] + first_shape[class_axis + 1 :]
+    return first_shape
+
+
+def _reduce_to_shape(mask: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    """Which entries of an argument of ``shape`` broadcast onto an unmasked entry."""
+    leading = mask.ndim - len(shape)
+    if leading > 0:
+        mask = jnp.any(mask, axis=tuple(range(leading)))
+    stretched = tuple(
+        axis for axis, size in enumerate(shape) if size == 1 and mask.shape[axis] != 1
+    )
+    if stretched:
+        mask = jnp.any(mask, axis=stretched, keepdims=True)
+    return mask

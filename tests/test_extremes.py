@@ -1,0 +1,199 @@
+"""Values and gradients of every registry loss at extreme inputs.
+
+For each loss the first argument is set to one extreme value (for class losses, in
+one class of each example: the label's class, or class 0), the targets are kept
+valid, and the test asserts
+
+* the loss is never NaN where its mathematical value exists (it may be +inf, the
+  mathematical value, or overflow to inf where the true value exceeds the dtype);
+* wherever the loss is finite, ``jax.grad`` and ``jaxloss.gradients.<name>`` are
+  finite too.
+
+Known failures are marked ``xfail(strict=True)`` with their cause, so a fix shows
+up as an unexpected pass.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxloss
+from jaxloss.registry import LOSSES, LossSpec
+
+SPECS = list(LOSSES.values())
+SHAPE = (3, 4)  # (examples, classes) for class losses
+# Targets for elementwise losses: both ends of [0, 1] and inside, where extremes hurt most.
+ELEMENTWISE_TARGETS = np.asarray([0.0, 1.0, 0.3, 1.0])
+REAL_AND_LOGIT_VALUES = (0.0, 1.0, -1.0, 20.0, -20.0, 1e4, -1e4, 1e30, -1e30, np.inf, -np.inf)
+HALF_DTYPES = (jnp.float16, jnp.bfloat16)
+
+SOFTMAX_PLUS_INF = (
+    "known limitation, left for speed: a +inf logit makes the max-shifted log-softmax "
+    "inf - inf = NaN (as in jax.nn.log_softmax, optax and torch); the limit is finite "
+    "(0 for a one-hot target on that class). Handling it costs an extra pass over [N, C]"
+)
+BCE_FLOAT16_GRADIENT = (
+    "the closed-form gradient (p - y) / max(p (1 - p), 1e-12) is 1e12 / N at p = 0 or 1 "
+    "(torch's clamp), computed in float32 and cast back to float16, whose max is 65504: "
+    "it overflows to inf"
+)
+
+
+def probability_values(dtype) -> tuple[float, ...]:
+    """0, the smallest normal number, the largest number below 1, and 1, in ``dtype``."""
+    info = jnp.finfo(dtype)
+    return (0.0, float(info.tiny), float(1 - info.epsneg), 1.0)
+
+
+def extreme_inputs(spec: LossSpec, value: float, dtype) -> tuple[jax.Array, jax.Array]:
+    """A first argument holding ``value``, in the label's class (or class 0) for class losses."""
+    first, second = spec.sample(np.random.default_rng(0), SHAPE)
+    if spec.target_kind == "labels":
+        in_label = np.arange(SHAPE[-1]) == second[:, None]
+        first = np.where(in_label, value, 0.0)
+    elif spec.has_classes:
+        first = np.zeros(SHAPE)
+        first[:, 0] = value
+    else:
+        first = np.full(SHAPE, value)
+        second = np.broadcast_to(ELEMENTWISE_TARGETS, SHAPE)
+    first = jnp.asarray(first, dtype)
+    second = jnp.asarray(second) if spec.target_kind == "labels" else jnp.asarray(second, dtype)
+    return first, second
+
+
+def assert_value_and_gradients_sound(spec: LossSpec, first, second, **options):
+    loss = spec.loss(first, second, **options)
+    autodiff = jax.grad(lambda x: spec.loss(x, second, **options))(first)
+    closed_form = spec.gradient(first, second, **options)
+    assert not jnp.isnan(loss), (spec.name, first, loss)
+    if jnp.isfinite(loss):
+        assert jnp.all(jnp.isfinite(autodiff)), (spec.name, first, autodiff)
+        assert jnp.all(jnp.isfinite(closed_form)), (spec.name, first, closed_form)
+
+
+def _float32_cases():
+    for spec in SPECS:
+        values = (
+            probability_values(jnp.float32)
+            if spec.domain == "probability"
+            else REAL_AND_LOGIT_VALUES
+        )
+        for value in values:
+            marks = []
+            if spec.name.startswith("softmax_cross_entropy") and value == np.inf:
+                marks.append(pytest.mark.xfail(strict=True, reason=SOFTMAX_PLUS_INF))
+            yield pytest.param(spec, value, id=f"{spec.name}-{value:g}", marks=marks)
+
+
+@pytest.mark.parametrize(("spec", "value"), list(_float32_cases()))
+def test_float32_extremes(spec, value):
+    first, second = extreme_inputs(spec, value, jnp.float32)
+    assert_value_and_gradients_sound(spec, first, second)
+    assert_value_and_gradients_sound(spec, first, second, **spec.options)
+
+
+def _half_precision_cases():
+    for spec in SPECS:
+        for dtype in HALF_DTYPES:
+            if spec.domain == "probability":
+                values = probability_values(dtype)
+            else:
+                largest = float(jnp.finfo(dtype).max)
+                values = (largest, -largest)
+            for value in values:
+                marks = []
+                if spec.domain == "probability" and dtype == jnp.float16 and value in (0, 1):
+                    marks.append(pytest.mark.xfail(strict=True, reason=BCE_FLOAT16_GRADIENT))
+                name = jnp.dtype(dtype).name
+                yield pytest.param(
+                    spec, dtype, value, id=f"{spec.name}-{name}-{value:g}", marks=marks
+                )
+
+
+@pytest.mark.parametrize(("spec", "dtype", "value"), list(_half_precision_cases()))
+def test_half_precision_extremes(spec, dtype, value):
+    first, second = extreme_inputs(spec, value, dtype)
+    assert first.dtype == dtype
+    # The largest value is exactly representable, so the input holds it, not inf.
+    assert jnp.all(jnp.isfinite(first))
+    assert_value_and_gradients_sound(spec, first, second)
+    assert_value_and_gradients_sound(spec, first, second, **spec.options)
+
+
+def test_float16_squared_overflow_is_computed_in_float32():
+    # 65504 ** 2 = 4.29e9 overflows float16 but not the float32 the loss computes in.
+    largest = jnp.finfo(jnp.float16).max
+    predictions = jnp.full((4,), largest, jnp.float16)
+    value = jaxloss.mse(predictions, jnp.zeros(4, jnp.float16))
+    np.testing.assert_allclose(value, 65504.0**2, rtol=1e-6)
+
+
+# --------------------------------------------------------------------------------------
+# Softmax cross-entropy with classes masked by -inf logits.
+
+MASKED_LOGITS = np.asarray(
+    [[2.0, -np.inf, 0.5, -1.0], [-np.inf, 1.0, -np.inf, 0.0], [0.3, 0.1, -np.inf, -np.inf]],
+    np.float32,
+)
+MASKED_LABELS = np.asarray([0, 3, 1], np.int32)
+
+
+def masked_targets(name: str) -> np.ndarray:
+    if name.endswith("integer_labels"):
+        return MASKED_LABELS
+    # Class probabilities with zero mass on the masked classes.
+    targets = np.asarray(
+        [[0.6, 0.0, 0.3, 0.1], [0.0, 0.25, 0.0, 0.75], [0.5, 0.5, 0.0, 0.0]], np.float32
+    )
+    return targets
+
+
+def reference_over_unmasked_classes(targets: np.ndarray) -> np.ndarray:
+    """-sum_c y_c log softmax(z)_c in float64 over the finite logits of each row."""
+    losses = []
+    for logits, row_targets in zip(MASKED_LOGITS.astype(np.float64), targets, strict=True):
+        kept = np.isfinite(logits)
+        log_softmax = logits[kept] - np.log(np.sum(np.exp(logits[kept])))
+        losses.append(-np.sum(row_targets[kept] * log_softmax))
+    return np.asarray(losses)
+
+
+SOFTMAX_NAMES = ("softmax_cross_entropy", "softmax_cross_entropy_with_integer_labels")
+
+
+@pytest.mark.parametrize("name", SOFTMAX_NAMES)
+def test_softmax_minus_inf_masked_classes_give_the_finite_value_and_gradient(name):
+    loss, gradient = getattr(jaxloss, name), getattr(jaxloss.gradients, name)
+    logits = jnp.asarray(MASKED_LOGITS)
+    targets = masked_targets(name)
+    dense_targets = (
+        np.eye(4, dtype=np.float32)[targets] if name.endswith("integer_labels") else targets
+    )
+    expected = reference_over_unmasked_classes(dense_targets)
+
+    np.testing.assert_allclose(loss(logits, targets, reduction="none"), expected, rtol=1e-6)
+    np.testing.assert_allclose(loss(logits, targets), expected.mean(), rtol=1e-6)
+    masked = ~np.isfinite(MASKED_LOGITS)
+    for candidate in (jax.grad(loss)(logits, targets), gradient(logits, targets)):
+        assert jnp.all(jnp.isfinite(candidate))
+        # softmax is exactly 0 at a masked class and so is the target: no gradient there.
+        assert jnp.all(candidate[masked] == 0)
+    # With label smoothing every class has target mass, so a masked class costs +inf.
+    smoothed = loss(logits, targets, label_smoothing=0.1, reduction="none")
+    assert jnp.all(jnp.isposinf(smoothed))
+
+
+@pytest.mark.parametrize("name", SOFTMAX_NAMES)
+@pytest.mark.xfail(strict=True, reason=SOFTMAX_PLUS_INF)
+def test_softmax_plus_inf_logit_on_the_target_class_costs_nothing(name):
+    # The limit of -log softmax(z)_0 as z_0 -> +inf with the other logits fixed is 0.
+    logits = jnp.asarray([[np.inf, 0.0, -1.0]], jnp.float32)
+    targets = np.asarray([0]) if name.endswith("integer_labels") else np.eye(3)[:1]
+    targets = targets.astype(np.int32 if name.endswith("integer_labels") else np.float32)
+    loss = getattr(jaxloss, name)
+    assert loss(logits, targets) == 0
+    assert jnp.all(jnp.isfinite(jax.grad(loss)(logits, targets)))
