@@ -1,0 +1,405 @@
+"""The benchmark suite: every number is a ratio against a reference timed in the same run.
+
+Sections (markdown tables on stdout; ``--json PATH`` writes all numbers):
+
+1. per-loss overhead: forward and ``value_and_grad`` against the hand-written ``jnp``
+   expression, optax's counterpart and ``torch.nn.functional`` on the CPU;
+2. bandwidth: forward MSE at N = 10^7 against ``numpy.add``'s streaming rate;
+3. gradient cost: ``value_and_grad`` against the cheapest NumPy value-and-gradient;
+4. memory: temporary buffers of ``value_and_grad`` from XLA's memory analysis;
+5. eager calls against jitted calls at N = 10^3;
+6. the training study against an eager PyTorch loop, and how it scales.
+
+Timings are medians of repeated runs after warm-up, each ended by
+``block_until_ready``. Run: ``python -m benchmarks [--quick] [--json PATH]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jaxloss
+
+LOSSES = (
+    "mse",
+    "sigmoid_mse",
+    "sigmoid_binary_cross_entropy",
+    "softmax_cross_entropy_with_integer_labels",
+    "one_hot_mse",
+)
+ELEMENTWISE_SIZES = (10**3, 10**5, 10**7)
+CLASS_SHAPES = ((64, 10), (1024, 100), (8192, 1000))
+
+
+def median_seconds(function: Callable[[], Any], budget_s: float = 0.5, most: int = 200) -> float:
+    """Median wall time of ``function()`` over repeats that fit in about ``budget_s``."""
+    for _ in range(2):
+        jax.block_until_ready(function())
+    start = time.perf_counter()
+    jax.block_until_ready(function())
+    once = max(time.perf_counter() - start, 1e-7)
+    repeats = int(min(most, max(5, budget_s / once)))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(function())
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+# ---------------------------------------------------------------------------------------
+# The same loss four ways: jaxloss, hand-written jnp, optax, torch.
+
+
+def inputs(loss: str, size_index: int, quick: bool) -> tuple[np.ndarray, np.ndarray, str]:
+    rng = np.random.default_rng(size_index)
+    if loss in ("softmax_cross_entropy_with_integer_labels", "one_hot_mse"):
+        batch, classes = CLASS_SHAPES[size_index]
+        if quick:
+            batch = max(batch // 64, 8)
+        first = rng.standard_normal((batch, classes)).astype(np.float32)
+        second = rng.integers(0, classes, size=batch).astype(np.int32)
+        return first, second, f"[{batch}, {classes}]"
+    size = ELEMENTWISE_SIZES[size_index] // (1000 if quick else 1)
+    first = rng.standard_normal(size).astype(np.float32)
+    second = rng.uniform(size=size).astype(np.float32)
+    return first, second, f"{size:.0e}"
+
+
+def hand_written(loss: str) -> Callable[[jax.Array, jax.Array], jax.Array]:
+    if loss == "mse":
+        return lambda p, t: jnp.mean((p - t) ** 2)
+    if loss == "sigmoid_mse":
+        return lambda z, t: jnp.mean((jax.nn.sigmoid(z) - t) ** 2)
+    if loss == "sigmoid_binary_cross_entropy":
+        return lambda z, t: jnp.mean(jax.nn.softplus(z) - z * t)
+    if loss == "softmax_cross_entropy_with_integer_labels":
+        return lambda z, y: jnp.mean(
+            jax.nn.logsumexp(z, axis=-1) - jnp.take_along_axis(z, y[:, None], axis=-1)[:, 0]
+        )
+    return lambda p, y: jnp.mean((p - jax.nn.one_hot(y, p.shape[-1], dtype=p.dtype)) ** 2)
+
+
+def optax_counterpart(loss: str) -> Callable[[jax.Array, jax.Array], jax.Array] | None:
+    import optax
+
+    losses = optax.losses
+    if loss == "mse":
+        return lambda p, t: jnp.mean(losses.squared_error(p, t))
+    if loss == "sigmoid_mse":
+        return lambda z, t: jnp.mean(losses.squared_error(jax.nn.sigmoid(z), t))
+    if loss == "sigmoid_binary_cross_entropy":
+        return lambda z, t: jnp.mean(losses.sigmoid_binary_cross_entropy(z, t))
+    if loss == "softmax_cross_entropy_with_integer_labels":
+        return lambda z, y: jnp.mean(losses.softmax_cross_entropy_with_integer_labels(z, y))
+    return lambda p, y: jnp.mean(losses.squared_error(p, jax.nn.one_hot(y, p.shape[-1])))
+
+
+def torch_counterpart(loss: str):
+    try:
+        import torch
+    except ImportError:
+        return None
+    functional = torch.nn.functional
+    if loss == "mse":
+        return functional.mse_loss
+    if loss == "sigmoid_mse":
+        return lambda z, t: functional.mse_loss(torch.sigmoid(z), t)
+    if loss == "sigmoid_binary_cross_entropy":
+        return functional.binary_cross_entropy_with_logits
+    if loss == "softmax_cross_entropy_with_integer_labels":
+        return lambda z, y: functional.cross_entropy(z, y.long())
+    return lambda p, y: functional.mse_loss(p, functional.one_hot(y.long(), p.shape[-1]).float())
+
+
+def time_torch(function, first: np.ndarray, second: np.ndarray, backward: bool) -> float:
+    import torch
+
+    first_tensor = torch.from_numpy(first).clone().requires_grad_(backward)
+    second_tensor = torch.from_numpy(second)
+
+    def forward():
+        with torch.no_grad():
+            return function(first_tensor, second_tensor)
+
+    def forward_backward():
+        first_tensor.grad = None
+        value = function(first_tensor, second_tensor)
+        value.backward()
+        return value
+
+    return median_seconds(forward_backward if backward else forward)
+
+
+def overhead(quick: bool) -> list[dict[str, Any]]:
+    rows = []
+    for loss in LOSSES:
+        ours = getattr(jaxloss, loss)
+        for size_index in range(3):
+            first_np, second_np, label = inputs(loss, size_index, quick)
+            first, second = jnp.asarray(first_np), jnp.asarray(second_np)
+            candidates = {
+                "jaxloss": ours,
+                "hand": hand_written(loss),
+                "optax": optax_counterpart(loss),
+            }
+            for mode in ("forward", "value_and_grad"):
+                times = {}
+                for name, function in candidates.items():
+                    if function is None:
+                        continue
+                    compiled = jax.jit(
+                        function if mode == "forward" else jax.value_and_grad(function)
+                    )
+                    times[name] = median_seconds(lambda c=compiled: c(first, second))
+                torch_function = torch_counterpart(loss)
+                if torch_function is not None:
+                    times["torch"] = time_torch(
+                        torch_function, first_np, second_np, mode == "value_and_grad"
+                    )
+                rows.append({"loss": loss, "size": label, "mode": mode, "seconds": times})
+    return rows
+
+
+def overhead_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| loss | size | mode | jaxloss µs | ÷ hand-written | ÷ optax | ÷ torch |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        times = row["seconds"]
+        ours = times["jaxloss"]
+
+        def ratio(name: str, times=times, ours=ours) -> str:
+            return f"{ours / times[name]:.2f}" if name in times else "n/a"
+
+        lines.append(
+            f"| {row['loss']} | {row['size']} | {row['mode']} | {ours * 1e6:.1f} "
+            f"| {ratio('hand')} | {ratio('optax')} | {ratio('torch')} |"
+        )
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------
+# Bandwidth and the cheapest NumPy value-and-gradient.
+
+
+def bandwidth(quick: bool) -> dict[str, float]:
+    size = 10**7 // (100 if quick else 1)
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(size).astype(np.float32)
+    b = rng.standard_normal(size).astype(np.float32)
+    out = np.empty_like(a)
+    numpy_s = median_seconds(lambda: np.add(a, b, out=out))
+    numpy_gbs = 3 * a.nbytes / numpy_s / 1e9  # two reads and a write
+    predictions, targets = jnp.asarray(a), jnp.asarray(b)
+    mse = jax.jit(jaxloss.mse)
+    mse_s = median_seconds(lambda: mse(predictions, targets))
+    mse_gbs = 2 * a.nbytes / mse_s / 1e9  # two reads
+    return {"size": size, "numpy_add_gbs": numpy_gbs, "mse_gbs": mse_gbs, "ratio": mse_gbs / numpy_gbs}
+
+
+def numpy_value_and_grad(loss: str, first: np.ndarray, second: np.ndarray):
+    """The fewest NumPy passes we found that give the value and the gradient array."""
+    count = first.size
+    gradient = np.empty_like(first)
+    if loss == "mse":
+        np.subtract(first, second, out=gradient)
+        value = np.dot(gradient, gradient) / count
+        gradient *= 2 / count
+        return value, gradient
+    if loss == "sigmoid_mse":
+        np.negative(first, out=gradient)
+        np.exp(gradient, out=gradient)
+        gradient += 1
+        np.reciprocal(gradient, out=gradient)  # s
+        residual = gradient - second
+        value = np.dot(residual, residual) / count
+        residual *= gradient
+        np.subtract(1, gradient, out=gradient)
+        gradient *= residual
+        gradient *= 2 / count
+        return value, gradient
+    if loss == "sigmoid_binary_cross_entropy":
+        value = np.mean(np.logaddexp(0, first) - first * second)
+        np.negative(first, out=gradient)
+        np.exp(gradient, out=gradient)
+        gradient += 1
+        np.reciprocal(gradient, out=gradient)
+        gradient -= second
+        gradient /= count
+        return value, gradient
+    rows = np.arange(first.shape[0])
+    if loss == "softmax_cross_entropy_with_integer_labels":
+        np.subtract(first, first.max(axis=1, keepdims=True), out=gradient)
+        label_shifted = gradient[rows, second].copy()
+        np.exp(gradient, out=gradient)
+        total = gradient.sum(axis=1, keepdims=True)
+        value = np.mean(np.log(total[:, 0]) - label_shifted)
+        gradient /= total
+        gradient[rows, second] -= 1
+        gradient /= first.shape[0]
+        return value, gradient
+    np.copyto(gradient, first)
+    gradient[rows, second] -= 1
+    value = np.vdot(gradient, gradient) / count
+    gradient *= 2 / count
+    return value, gradient
+
+
+def gradient_cost(quick: bool) -> list[dict[str, Any]]:
+    rows = []
+    for loss in LOSSES:
+        first_np, second_np, label = inputs(loss, 2, quick)
+        value, gradient = numpy_value_and_grad(loss, first_np, second_np)
+        compiled = jax.jit(jax.value_and_grad(getattr(jaxloss, loss)))
+        first, second = jnp.asarray(first_np), jnp.asarray(second_np)
+        ours_value, ours_gradient = compiled(first, second)
+        np.testing.assert_allclose(ours_value, value, rtol=1e-4)
+        np.testing.assert_allclose(ours_gradient, gradient, rtol=1e-3, atol=1e-9)
+        numpy_s = median_seconds(lambda: numpy_value_and_grad(loss, first_np, second_np))
+        ours_s = median_seconds(lambda: compiled(first, second))
+        rows.append({"loss": loss, "size": label, "jaxloss_s": ours_s, "numpy_s": numpy_s})
+    return rows
+
+
+# ---------------------------------------------------------------------------------------
+# Memory, eager calls, the training study.
+
+
+def memory(quick: bool) -> list[dict[str, Any]]:
+    rows = []
+    for loss in LOSSES:
+        first_np, second_np, label = inputs(loss, 2, quick)
+        first, second = jnp.asarray(first_np), jnp.asarray(second_np)
+        measured = {}
+        for name, function in (("jaxloss", getattr(jaxloss, loss)), ("hand", hand_written(loss))):
+            compiled = jax.jit(jax.value_and_grad(function)).lower(first, second).compile()
+            analysis = compiled.memory_analysis()
+            measured[name] = None if analysis is None else analysis.temp_size_in_bytes
+        rows.append(
+            {"loss": loss, "size": label, "input_bytes": first.nbytes, "temp_bytes": measured}
+        )
+    return rows
+
+
+def eager_against_jit() -> list[dict[str, Any]]:
+    rows = []
+    for loss in LOSSES:
+        first_np, second_np, label = inputs(loss, 0, quick=False)
+        first, second = jnp.asarray(first_np), jnp.asarray(second_np)
+        function = getattr(jaxloss, loss)
+        jitted = jax.jit(function)
+        eager_s = median_seconds(lambda f=function: f(first, second))
+        jit_s = median_seconds(lambda j=jitted: j(first, second))
+        rows.append({"loss": loss, "size": label, "eager_s": eager_s, "jit_s": jit_s})
+    return rows
+
+
+def study_scaling(quick: bool) -> dict[str, Any]:
+    from benchmarks import sweep
+    from jaxloss.train import datasets, harness
+
+    dataset = datasets.load("breast_cancer")
+    seeds_grid = (8, 64) if quick else (8, 64, 512)
+    steps_grid = (100, 300) if quick else (100, 1000, 10000)
+    scaling = []
+    for seeds, steps in [(seeds, 1000 if not quick else 100) for seeds in seeds_grid] + [
+        (64 if not quick else 8, steps) for steps in steps_grid
+    ]:
+        harness._program.cache_clear()
+        experiment = harness.Experiment(loss="sigmoid_binary_cross_entropy", steps=steps)
+        result = harness.train(experiment, dataset, np.arange(seeds), [0.1])
+        scaling.append(
+            {"seeds": seeds, "steps": steps, "compile_s": result.compile_s, "run_s": result.run_s}
+        )
+    sweep_report = sweep.main(["--seeds", "4", "--steps", "20"] if quick else [])
+    return {"scaling": scaling, "sweep": sweep_report}
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes: checks it runs")
+    parser.add_argument("--json", type=pathlib.Path)
+    args = parser.parse_args(argv)
+
+    report: dict[str, Any] = {
+        "machine": {
+            "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
+            "jax": jax.__version__,
+            "devices": [str(device) for device in jax.devices()],
+        }
+    }
+    print(f"# jaxloss benchmarks on {report['machine']}\n")
+
+    report["overhead"] = overhead(args.quick)
+    print("## 1. Per-loss time, ratio jaxloss ÷ reference (below 1: jaxloss faster)\n")
+    print(overhead_table(report["overhead"]) + "\n")
+
+    report["bandwidth"] = bandwidth(args.quick)
+    band = report["bandwidth"]
+    print("## 2. Bandwidth, forward MSE\n")
+    print("| N | numpy.add GB/s | jaxloss.mse GB/s | ratio |\n| --- | --- | --- | --- |")
+    print(
+        f"| {band['size']:.0e} | {band['numpy_add_gbs']:.1f} | {band['mse_gbs']:.1f} "
+        f"| {band['ratio']:.2f} |\n"
+    )
+
+    report["gradient_cost"] = gradient_cost(args.quick)
+    print("## 3. value_and_grad against the cheapest NumPy value and gradient\n")
+    print("| loss | size | jaxloss ms | numpy ms | ratio |\n| --- | --- | --- | --- | --- |")
+    for row in report["gradient_cost"]:
+        print(
+            f"| {row['loss']} | {row['size']} | {row['jaxloss_s'] * 1e3:.2f} "
+            f"| {row['numpy_s'] * 1e3:.2f} | {row['jaxloss_s'] / row['numpy_s']:.2f} |"
+        )
+
+    report["memory"] = memory(args.quick)
+    print("\n## 4. Temporary memory of value_and_grad (XLA memory analysis)\n")
+    print("| loss | size | input MB | jaxloss temp MB | hand-written temp MB |")
+    print("| --- | --- | --- | --- | --- |")
+    for row in report["memory"]:
+        temps = row["temp_bytes"]
+        print(
+            f"| {row['loss']} | {row['size']} | {row['input_bytes'] / 1e6:.1f} "
+            f"| {temps['jaxloss'] / 1e6:.2f} | {temps['hand'] / 1e6:.2f} |"
+        )
+
+    report["eager"] = eager_against_jit()
+    print("\n## 5. Eager call against a jitted call, N = 10^3\n")
+    print("| loss | eager µs | jitted µs | ratio |\n| --- | --- | --- | --- |")
+    for row in report["eager"]:
+        print(
+            f"| {row['loss']} | {row['eager_s'] * 1e6:.1f} | {row['jit_s'] * 1e6:.1f} "
+            f"| {row['eager_s'] / row['jit_s']:.2f} |"
+        )
+
+    print("\n## 6. The training study\n")
+    report["study"] = study_scaling(args.quick)
+    print("\n| seeds | steps | compile s | run s |\n| --- | --- | --- | --- |")
+    for row in report["study"]["scaling"]:
+        print(
+            f"| {row['seeds']} | {row['steps']} | {row['compile_s']:.2f} | {row['run_s']:.3f} |"
+        )
+    if args.json is not None:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+if __name__ == "__main__":
+    main()
