@@ -17,6 +17,7 @@ Timings are medians of repeated runs after warm-up, each ended by
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import pathlib
@@ -162,7 +163,7 @@ def overhead(quick: bool) -> list[dict[str, Any]]:
                     compiled = jax.jit(
                         function if mode == "forward" else jax.value_and_grad(function)
                     )
-                    times[name] = median_seconds(lambda c=compiled: c(first, second))
+                    times[name] = median_seconds(functools.partial(compiled, first, second))
                 torch_function = torch_counterpart(loss)
                 if torch_function is not None:
                     times["torch"] = time_torch(
@@ -207,7 +208,12 @@ def bandwidth(quick: bool) -> dict[str, float]:
     mse = jax.jit(jaxloss.mse)
     mse_s = median_seconds(lambda: mse(predictions, targets))
     mse_gbs = 2 * a.nbytes / mse_s / 1e9  # two reads
-    return {"size": size, "numpy_add_gbs": numpy_gbs, "mse_gbs": mse_gbs, "ratio": mse_gbs / numpy_gbs}
+    return {
+        "size": size,
+        "numpy_add_gbs": numpy_gbs,
+        "mse_gbs": mse_gbs,
+        "ratio": mse_gbs / numpy_gbs,
+    }
 
 
 def numpy_value_and_grad(loss: str, first: np.ndarray, second: np.ndarray):
@@ -268,8 +274,8 @@ def gradient_cost(quick: bool) -> list[dict[str, Any]]:
         ours_value, ours_gradient = compiled(first, second)
         np.testing.assert_allclose(ours_value, value, rtol=1e-4)
         np.testing.assert_allclose(ours_gradient, gradient, rtol=1e-3, atol=1e-9)
-        numpy_s = median_seconds(lambda: numpy_value_and_grad(loss, first_np, second_np))
-        ours_s = median_seconds(lambda: compiled(first, second))
+        numpy_s = median_seconds(functools.partial(numpy_value_and_grad, loss, first_np, second_np))
+        ours_s = median_seconds(functools.partial(compiled, first, second))
         rows.append({"loss": loss, "size": label, "jaxloss_s": ours_s, "numpy_s": numpy_s})
     return rows
 
@@ -301,8 +307,8 @@ def eager_against_jit() -> list[dict[str, Any]]:
         first, second = jnp.asarray(first_np), jnp.asarray(second_np)
         function = getattr(jaxloss, loss)
         jitted = jax.jit(function)
-        eager_s = median_seconds(lambda f=function: f(first, second))
-        jit_s = median_seconds(lambda j=jitted: j(first, second))
+        eager_s = median_seconds(functools.partial(function, first, second))
+        jit_s = median_seconds(functools.partial(jitted, first, second))
         rows.append({"loss": loss, "size": label, "eager_s": eager_s, "jit_s": jit_s})
     return rows
 
@@ -393,9 +399,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     report["study"] = study_scaling(args.quick)
     print("\n| seeds | steps | compile s | run s |\n| --- | --- | --- | --- |")
     for row in report["study"]["scaling"]:
-        print(
-            f"| {row['seeds']} | {row['steps']} | {row['compile_s']:.2f} | {row['run_s']:.3f} |"
-        )
+        print(f"| {row['seeds']} | {row['steps']} | {row['compile_s']:.2f} | {row['run_s']:.3f} |")
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     return report

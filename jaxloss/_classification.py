@@ -82,8 +82,16 @@ def _sigmoid_bce_value_and_partials(
 
 
 def _sigmoid_bce_unit_weight(logits: jax.Array, targets: jax.Array):
-    value, partials = _sigmoid_bce_value_and_partials(logits, targets)
-    return value, partials[:2]
+    # Without pos_weight the loss is softplus(z) - y z, written as
+    # (1 - y) relu(z) + y relu(-z) + log1p(exp(-|z|)): one transcendental pair instead
+    # of two log-sigmoids, and _times keeps (z, y) = (+inf, 1) at 0 rather than NaN.
+    value = (
+        _times(1 - targets, jax.nn.relu(logits))
+        + _times(targets, jax.nn.relu(-logits))
+        + jnp.log1p(jnp.exp(-jnp.abs(logits)))
+    )
+    # d/dz = sigmoid(z) - y; d/dy = log sigmoid(-z) - log sigmoid(z) = -z.
+    return value, (jax.nn.sigmoid(logits) - targets, -logits)
 
 
 def _sigmoid_bce_weighted(logits: jax.Array, targets: jax.Array, pos_weight: jax.Array):
@@ -108,13 +116,6 @@ def sigmoid_binary_cross_entropy_derivative(
 # Softmax losses (class axis last).
 
 
-@jax.custom_jvp
-def softmax_cross_entropy_core(logits: jax.Array, targets: jax.Array) -> jax.Array:
-    log_probabilities = jax.nn.log_softmax(logits, axis=-1)
-    # _times gives 0 * log 0 = 0, so a class masked with a -inf logit adds nothing.
-    return -jnp.sum(_times(targets, log_probabilities), axis=-1)
-
-
 def _shifted_log_softmax_parts(logits: jax.Array) -> tuple[jax.Array, jax.Array]:
     """``z - max(z)`` and ``log sum exp(z - max(z))`` per row.
 
@@ -134,6 +135,15 @@ def _softmax(logits: jax.Array) -> jax.Array:
     return jnp.exp(shifted - normaliser)
 
 
+@jax.custom_jvp
+def softmax_cross_entropy_core(logits: jax.Array, targets: jax.Array) -> jax.Array:
+    # -sum_c y_c (shifted_c - normaliser) = normaliser sum(y) - sum_c y_c shifted_c;
+    # _times gives 0 * (-inf) = 0, so a class masked with a -inf logit adds nothing.
+    shifted, normaliser = _shifted_log_softmax_parts(logits)
+    weighted_logits = jnp.sum(_times(targets, shifted), axis=-1)
+    return normaliser[..., 0] * jnp.sum(targets, axis=-1) - weighted_logits
+
+
 def softmax_cross_entropy_derivative(logits: jax.Array, targets: jax.Array) -> jax.Array:
     # d/dz_c of -sum_k y_k log softmax(z)_k is softmax(z)_c sum_k y_k - y_c.
     return _softmax(logits) * jnp.sum(targets, axis=-1, keepdims=True) - targets
@@ -148,8 +158,8 @@ def _softmax_cross_entropy_rule(primals, tangents):
         derivative = softmax_cross_entropy_derivative(logits, targets)
         tangent = tangent + jnp.sum(derivative * logits_dot, axis=-1)
     if not isinstance(targets_dot, SymbolicZero):
-        log_probabilities = jax.nn.log_softmax(logits, axis=-1)
-        tangent = tangent - jnp.sum(log_probabilities * targets_dot, axis=-1)
+        shifted, normaliser = _shifted_log_softmax_parts(logits)
+        tangent = tangent - jnp.sum((shifted - normaliser) * targets_dot, axis=-1)
     return value, tangent
 
 

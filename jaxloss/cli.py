@@ -222,16 +222,25 @@ def compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error(str(error))
 
     signal.signal(signal.SIGTERM, _interrupt)
+    completed: dict[str, dict] = {}
     try:
         study = study_module.run(
             config,
             dataset,
             chunk_steps=max(1, math.ceil(config.steps / 20)),
             on_progress=_Progress(),
+            completed=completed,
         )
     except KeyboardInterrupt:
         _remove_if_empty(folder)
-        print("interrupted before the study finished; nothing was written", file=sys.stderr)
+        print(
+            f"\ninterrupted after {len(completed)} of {len(losses) * len(config.learning_rates)} "
+            "runs; nothing was written",
+            file=sys.stderr,
+        )
+        if completed:
+            partial = {"config": config.to_json(), "losses": completed}
+            print(study_module.format_table(partial), file=sys.stderr)
         return INTERRUPTED
 
     for key, row in study.summary["losses"].items():

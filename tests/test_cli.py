@@ -41,6 +41,60 @@ def test_compare_prints_the_table_and_writes_its_files(tmp_path):
     assert summary["config"]["seeds"] == 2 and summary["config"]["steps"] == 20
 
 
+def test_the_same_seeds_give_bitwise_identical_results_across_runs(tmp_path):
+    import numpy as np
+
+    for name in ("first", "second"):
+        completed = run_cli("compare", *SMALL, "--init", "saturated", "--out", str(tmp_path / name))
+        assert completed.returncode == 0, completed.stderr
+    first = np.load(tmp_path / "first" / "curves.npz")
+    second = np.load(tmp_path / "second" / "curves.npz")
+    assert sorted(first.files) == sorted(second.files)
+    for key in first.files:
+        np.testing.assert_array_equal(first[key], second[key])
+    summaries = [
+        json.loads((tmp_path / name / "summary.json").read_text()) for name in ("first", "second")
+    ]
+    for summary in summaries:
+        summary.pop("timing")
+        for row in summary["losses"].values():
+            row.pop("compile_s"), row.pop("run_s")
+    assert summaries[0] == summaries[1]
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_an_interrupted_compare_reports_and_leaves_no_partial_file(tmp_path, signal_name):
+    import signal
+    import time
+
+    out = tmp_path / "interrupted"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jaxloss.cli",
+            "compare",
+            "--seeds",
+            "2",
+            "--steps",
+            "2000000",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(8)  # imports, data and compilation take a few seconds; the run ~minutes
+    assert process.poll() is None, "the run finished before it could be interrupted"
+    process.send_signal(getattr(signal, signal_name))
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "interrupted after" in stderr and "nothing was written" in stderr
+    assert "Traceback" not in stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
 def test_compare_writes_under_runs_by_default(tmp_path):
     completed = run_cli("compare", *SMALL, "--dataset", "xor", cwd=tmp_path)
     assert completed.returncode == 0, completed.stderr

@@ -12,7 +12,7 @@ argument is pushed 300 away from zero ("shifted by ±300"; for the regression lo
 the difference to the target is then about 300, whose square, 90 000, exceeds
 float16's largest value, 65 504).
 
-Run ``python -m tests.test_precision`` to print the table in ``docs/PRECISION.md``.
+Run ``python -m tests.test_precision`` to print the table in the README's Precision section.
 """
 
 from __future__ import annotations

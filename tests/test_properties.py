@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from jaxloss.registry import LOSSES, LossSpec
+from tests import reference
 
 SPECS = list(LOSSES.values())
 # A handful of shapes keeps the number of compilations (the real cost) small.
@@ -81,3 +83,136 @@ def test_zero_at_equality(spec, shape, seed):
     else:
         second = first
     assert spec.loss(first, second, **spec.options) == 0
+
+
+SYMMETRIC = [LOSSES[name] for name in ("mse", "mae", "huber", "smooth_l1")]
+REDUCTIONS = st.sampled_from(["mean", "sum", "none"])
+
+
+@pytest.mark.parametrize("spec", SYMMETRIC, ids=[spec.name for spec in SYMMETRIC])
+@SETTINGS
+@given(shape=SHAPES, seed=st.integers(0, 2**31 - 1), reduction=REDUCTIONS)
+def test_symmetric_in_predictions_and_targets(spec, shape, seed, reduction):
+    first, second = sample(spec, shape, seed)
+    np.testing.assert_array_equal(
+        spec.loss(first, second, reduction=reduction, **spec.options),
+        spec.loss(second, first, reduction=reduction, **spec.options),
+    )
+
+
+@SETTINGS
+@given(shape=SHAPES, seed=st.integers(0, 2**31 - 1), scale=st.floats(-8, 8))
+def test_scaling_laws_of_mse_and_mae(shape, seed, scale):
+    first, second = sample(LOSSES["mse"], shape, seed)
+    scaled = (jnp.float32(scale) * first, jnp.float32(scale) * second)
+    np.testing.assert_allclose(
+        LOSSES["mse"].loss(*scaled),
+        scale**2 * LOSSES["mse"].loss(first, second),
+        rtol=1e-4,
+        atol=1e-6,
+    )
+    np.testing.assert_allclose(
+        LOSSES["mae"].loss(*scaled),
+        abs(scale) * LOSSES["mae"].loss(first, second),
+        rtol=1e-4,
+        atol=1e-6,
+    )
+
+
+def weights_and_mask(spec: LossSpec, shape, data):
+    loss_shape = shape[:-1] if spec.per_example else shape
+    size = int(np.prod(loss_shape))
+    weights = data.draw(
+        st.lists(st.floats(0.0, 3.0, width=32), min_size=size, max_size=size), label="weights"
+    )
+    where = data.draw(st.lists(st.booleans(), min_size=size, max_size=size), label="where")
+    return (
+        jnp.asarray(weights, jnp.float32).reshape(loss_shape),
+        jnp.asarray(where).reshape(loss_shape),
+    )
+
+
+@by_name
+@SETTINGS
+@given(shape=SHAPES, seed=st.integers(0, 2**31 - 1), reduction=REDUCTIONS, data=st.data())
+def test_closed_form_gradient_equals_jax_grad(spec, shape, seed, reduction, data):
+    first, second = sample(spec, shape, seed)
+    weights, where = weights_and_mask(spec, shape, data)
+    kwargs = {"reduction": reduction, "weights": weights, "where": where, **spec.options}
+    autodiff = jax.grad(lambda x: jnp.sum(spec.loss(x, second, **kwargs)))(first)
+    np.testing.assert_allclose(
+        spec.gradient(first, second, **kwargs), autodiff, rtol=1e-5, atol=1e-7
+    )
+
+
+@by_name
+@SETTINGS
+@given(shape=SHAPES, seed=st.integers(0, 2**31 - 1), reduction=REDUCTIONS)
+def test_weights_of_one_change_nothing(spec, shape, seed, reduction):
+    first, second = sample(spec, shape, seed)
+    ones = jnp.ones(shape[:-1] if spec.per_example else shape, jnp.float32)
+    # Equal up to float32 rounding: the weighted sum may be accumulated in another order.
+    np.testing.assert_allclose(
+        spec.loss(first, second, weights=ones, reduction=reduction, **spec.options),
+        spec.loss(first, second, reduction=reduction, **spec.options),
+        rtol=1e-6,
+    )
+
+
+HALF = st.sampled_from([jnp.float16, jnp.bfloat16, jnp.float32])
+
+
+@by_name
+@SETTINGS
+@given(shape=SHAPES, seed=st.integers(0, 2**31 - 1), dtype=HALF)
+def test_laws_hold_in_every_float_dtype(spec, shape, seed, dtype):
+    first, second = sample(spec, shape, seed)
+    first = first.astype(dtype)
+    if spec.target_kind != "labels":
+        second = second.astype(dtype)
+    unreduced = spec.loss(first, second, reduction="none", **spec.options)
+    assert unreduced.dtype == dtype and jnp.all(unreduced >= 0)
+    count = int(np.prod(shape[:-1] if spec.per_example else shape))
+    mean = spec.loss(first, second, **spec.options)
+    total = spec.loss(first, second, reduction="sum", **spec.options)
+    np.testing.assert_allclose(total, mean * count, rtol=1e-5, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------
+# Fuzzing: random shapes, dtypes and options give a correct result or a documented error.
+
+FUZZ_DTYPES = st.sampled_from(["float32", "float16", "int32", "bool"])
+FUZZ_REDUCTIONS = st.sampled_from(["mean", "sum", "none", "average", "elementwise_mean", ""])
+FUZZ_SHAPES = st.lists(st.integers(0, 4), min_size=0, max_size=3).map(tuple)
+
+
+@by_name
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(
+    first_shape=FUZZ_SHAPES,
+    second_shape=FUZZ_SHAPES,
+    first_dtype=FUZZ_DTYPES,
+    second_dtype=FUZZ_DTYPES,
+    reduction=FUZZ_REDUCTIONS,
+    option=st.floats(-2.0, 3.0, allow_nan=False),
+)
+def test_fuzzed_calls_give_a_correct_result_or_a_documented_error(
+    spec, first_shape, second_shape, first_dtype, second_dtype, reduction, option
+):
+    rng = np.random.default_rng(0)
+    first = jnp.asarray(rng.uniform(0.1, 0.9, size=first_shape)).astype(first_dtype)
+    second = jnp.asarray(rng.integers(0, 2, size=second_shape)).astype(second_dtype)
+    options = {name: option for name in spec.options}
+    try:
+        value = spec.loss(first, second, reduction=reduction, **options)
+    except (TypeError, ValueError):
+        return  # the documented exception types for bad shapes, dtypes and options
+    # Accepted: the call was valid, so the result must match the textbook formula.
+    expected = reference.loss(
+        spec.name,
+        first.astype(jnp.float32),
+        second if spec.target_kind == "labels" else second.astype(jnp.float32),
+        reduction=reduction,
+        **options,
+    )
+    np.testing.assert_allclose(value, expected, rtol=2e-3, atol=1e-5)

@@ -12,7 +12,7 @@ import io
 import json
 import pathlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -69,8 +69,13 @@ def run(
     *,
     chunk_steps: int | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
+    completed: dict[str, Any] | None = None,
 ) -> Study:
-    """Trains every loss of the study; the learning rates of one loss share a program."""
+    """Trains every loss of the study; the learning rates of one loss share a program.
+
+    ``completed``, when given, receives each row of the summary as soon as its loss
+    has finished, so a caller interrupted mid-study can report what was done.
+    """
     for loss in config.losses:
         harness.check_loss_fits_task(loss, dataset)
     seeds = np.arange(config.seeds)
@@ -103,6 +108,8 @@ def run(
             key = row_key(loss, float(rate), several_rates)
             results[key] = result
             rows[key] = _summarize_run(config, result, rate_index)
+            if completed is not None:
+                completed[key] = rows[key]
     summary = {
         "config": config.to_json(),
         "dataset": {
@@ -189,7 +196,9 @@ def curves_npz(study: Study) -> bytes:
         arrays[f"{key}/parameter_grad_norms"] = result.parameter_grad_norms[rate_index]
         arrays[f"{key}/parameter_names"] = np.asarray(result.parameter_names)
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
+    # Typed loosely: numpy's stub reads ``**arrays`` as possibly its ``allow_pickle``.
+    save_arrays = cast(Callable[..., None], np.savez_compressed)
+    save_arrays(buffer, **arrays)
     return buffer.getvalue()
 
 

@@ -1,0 +1,45 @@
+"""Memory of ``value_and_grad``: no temporary buffer beyond what the plain formula needs.
+
+XLA's own memory analysis of the compiled program gives the temporary bytes, besides
+the inputs and outputs. On the CPU backend XLA materialises some elementwise arrays
+even for the textbook ``jnp`` formula (a sigmoid before a reduction, say), so each
+loss is held to its textbook formula's temporaries (``tests/reference.py``), plus a
+per-example allowance far below one N-element buffer. Losses whose formula needs
+none (``mse``, ``mae``, ``one_hot_mse``, the integer-label cross-entropy, the rescaled
+square loss) must stay below one N-element buffer.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxloss.registry import LOSSES
+from tests import reference
+
+SPECS = list(LOSSES.values())
+ELEMENTS = 2**20
+CLASS_SHAPE = (1024, 1024)
+# Row-sized buffers (per example, 1024 of them) are fine; 64 KiB is 1/64 of N floats.
+ALLOWANCE_BYTES = 64 * 1024
+
+
+def temporary_bytes(function, *args) -> int:
+    compiled = jax.jit(jax.value_and_grad(function)).lower(*args).compile()
+    analysis = compiled.memory_analysis()
+    if analysis is None:
+        pytest.skip("this backend gives no memory analysis")
+    return analysis.temp_size_in_bytes
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[spec.name for spec in SPECS])
+def test_value_and_grad_needs_no_more_temporary_memory_than_the_formula(spec):
+    shape = CLASS_SHAPE if spec.has_classes else (ELEMENTS,)
+    first, second = (jnp.asarray(array) for array in spec.sample(np.random.default_rng(0), shape))
+    ours = temporary_bytes(lambda x, y: spec.loss(x, y), first, second)
+    textbook = temporary_bytes(lambda x, y: reference.loss(spec.name, x, y), first, second)
+    assert ours <= textbook + ALLOWANCE_BYTES, (spec.name, ours, textbook)
+    if textbook < first.nbytes:
+        assert ours < first.nbytes, (spec.name, ours)
