@@ -43,20 +43,36 @@ ELEMENTWISE_SIZES = (10**3, 10**5, 10**7)
 CLASS_SHAPES = ((64, 10), (1024, 100), (8192, 1000))
 
 
-def median_seconds(function: Callable[[], Any], budget_s: float = 0.5, most: int = 200) -> float:
-    """Median wall time of ``function()`` over repeats that fit in about ``budget_s``."""
-    for _ in range(2):
-        jax.block_until_ready(function())
-    start = time.perf_counter()
-    jax.block_until_ready(function())
-    once = max(time.perf_counter() - start, 1e-7)
-    repeats = int(min(most, max(5, budget_s / once)))
-    times = []
-    for _ in range(repeats):
+def compare_seconds(
+    functions: dict[str, Callable[[], Any]], budget_s: float = 1.0, most: int = 200
+) -> dict[str, float]:
+    """Median seconds per call of each function, timed in interleaved rounds.
+
+    Each round times every function once (a batch of calls long enough to be above
+    timer noise), in a rotating order, so that a slow spell of this shared machine
+    hits every candidate alike rather than whichever ran during it.
+    """
+    once = {}
+    for name, function in functions.items():
+        for _ in range(2):
+            jax.block_until_ready(function())
         start = time.perf_counter()
         jax.block_until_ready(function())
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+        once[name] = max(time.perf_counter() - start, 1e-7)
+    batch = {name: max(1, int(2e-3 / seconds)) for name, seconds in once.items()}
+    per_round = sum(once[name] * batch[name] for name in functions)
+    rounds = int(min(most, max(7, budget_s / per_round)))
+    samples: dict[str, list[float]] = {name: [] for name in functions}
+    names = list(functions)
+    for round_index in range(rounds):
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            function = functions[name]
+            start = time.perf_counter()
+            for _ in range(batch[name]):
+                jax.block_until_ready(function())
+            samples[name].append((time.perf_counter() - start) / batch[name])
+    return {name: float(np.median(values)) for name, values in samples.items()}
 
 
 # ---------------------------------------------------------------------------------------
@@ -124,7 +140,8 @@ def torch_counterpart(loss: str):
     return lambda p, y: functional.mse_loss(p, functional.one_hot(y.long(), p.shape[-1]).float())
 
 
-def time_torch(function, first: np.ndarray, second: np.ndarray, backward: bool) -> float:
+def torch_call(function, first: np.ndarray, second: np.ndarray, backward: bool):
+    """A no-argument callable running the torch loss (and its backward pass)."""
     import torch
 
     first_tensor = torch.from_numpy(first).clone().requires_grad_(backward)
@@ -140,7 +157,7 @@ def time_torch(function, first: np.ndarray, second: np.ndarray, backward: bool) 
         value.backward()
         return value
 
-    return median_seconds(forward_backward if backward else forward)
+    return forward_backward if backward else forward
 
 
 def overhead(quick: bool) -> list[dict[str, Any]]:
@@ -156,19 +173,20 @@ def overhead(quick: bool) -> list[dict[str, Any]]:
                 "optax": optax_counterpart(loss),
             }
             for mode in ("forward", "value_and_grad"):
-                times = {}
+                calls = {}
                 for name, function in candidates.items():
                     if function is None:
                         continue
                     compiled = jax.jit(
                         function if mode == "forward" else jax.value_and_grad(function)
                     )
-                    times[name] = median_seconds(functools.partial(compiled, first, second))
+                    calls[name] = functools.partial(compiled, first, second)
                 torch_function = torch_counterpart(loss)
                 if torch_function is not None:
-                    times["torch"] = time_torch(
+                    calls["torch"] = torch_call(
                         torch_function, first_np, second_np, mode == "value_and_grad"
                     )
+                times = compare_seconds(calls)
                 rows.append({"loss": loss, "size": label, "mode": mode, "seconds": times})
     return rows
 
@@ -202,11 +220,16 @@ def bandwidth(quick: bool) -> dict[str, float]:
     a = rng.standard_normal(size).astype(np.float32)
     b = rng.standard_normal(size).astype(np.float32)
     out = np.empty_like(a)
-    numpy_s = median_seconds(lambda: np.add(a, b, out=out))
-    numpy_gbs = 3 * a.nbytes / numpy_s / 1e9  # two reads and a write
     predictions, targets = jnp.asarray(a), jnp.asarray(b)
     mse = jax.jit(jaxloss.mse)
-    mse_s = median_seconds(lambda: mse(predictions, targets))
+    times = compare_seconds(
+        {
+            "numpy": functools.partial(np.add, a, b, out=out),
+            "mse": functools.partial(mse, predictions, targets),
+        }
+    )
+    numpy_s, mse_s = times["numpy"], times["mse"]
+    numpy_gbs = 3 * a.nbytes / numpy_s / 1e9  # two reads and a write
     mse_gbs = 2 * a.nbytes / mse_s / 1e9  # two reads
     return {
         "size": size,
@@ -274,8 +297,13 @@ def gradient_cost(quick: bool) -> list[dict[str, Any]]:
         ours_value, ours_gradient = compiled(first, second)
         np.testing.assert_allclose(ours_value, value, rtol=1e-4)
         np.testing.assert_allclose(ours_gradient, gradient, rtol=1e-3, atol=1e-9)
-        numpy_s = median_seconds(functools.partial(numpy_value_and_grad, loss, first_np, second_np))
-        ours_s = median_seconds(functools.partial(compiled, first, second))
+        times = compare_seconds(
+            {
+                "numpy": functools.partial(numpy_value_and_grad, loss, first_np, second_np),
+                "jaxloss": functools.partial(compiled, first, second),
+            }
+        )
+        numpy_s, ours_s = times["numpy"], times["jaxloss"]
         rows.append({"loss": loss, "size": label, "jaxloss_s": ours_s, "numpy_s": numpy_s})
     return rows
 
@@ -307,8 +335,13 @@ def eager_against_jit() -> list[dict[str, Any]]:
         first, second = jnp.asarray(first_np), jnp.asarray(second_np)
         function = getattr(jaxloss, loss)
         jitted = jax.jit(function)
-        eager_s = median_seconds(functools.partial(function, first, second))
-        jit_s = median_seconds(functools.partial(jitted, first, second))
+        times = compare_seconds(
+            {
+                "eager": functools.partial(function, first, second),
+                "jit": functools.partial(jitted, first, second),
+            }
+        )
+        eager_s, jit_s = times["eager"], times["jit"]
         rows.append({"loss": loss, "size": label, "eager_s": eager_s, "jit_s": jit_s})
     return rows
 

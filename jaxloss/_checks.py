@@ -109,6 +109,13 @@ def check_concrete_range(
     Traced values (a hyper-parameter swept under ``vmap``) cannot be inspected at
     trace time; ``jaxloss.checked`` is the place for value checks on those.
     """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # The common case, a Python number, without NumPy's per-call overhead.
+        too_low = value <= low if low_open else value < low
+        if too_low or value > high or value != value:
+            bracket = "(" if low_open else "["
+            raise ValueError(f"{name} must lie in {bracket}{low}, {high}], got {value!r}")
+        return
     if isinstance(value, jax.Array) and not _is_concrete(value):
         return
     array = np.asarray(value)

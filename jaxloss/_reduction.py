@@ -338,7 +338,7 @@ def run(
         function,
         first,
         second,
-        tuple(params),
+        tuple(None if _is_number(param) else param for param in params),
         weights,
         where,
         class_weights,
@@ -349,7 +349,15 @@ def run(
         per_example=per_example,
         axis=axis,
         output=output,
+        # A Python-number hyper-parameter is static: passed to jit it would be
+        # transferred to the device on every call, costing more than a small loss.
+        # Arrays (a value swept under vmap, or differentiated) stay dynamic.
+        numbers=tuple(param if _is_number(param) else None for param in params),
     )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @functools.partial(
@@ -363,6 +371,7 @@ def run(
         "per_example",
         "axis",
         "output",
+        "numbers",
     ),
 )
 def _run_compiled(
@@ -381,7 +390,12 @@ def _run_compiled(
     per_example: bool,
     axis: int | None,
     output: str,
+    numbers: tuple[float | None, ...] = (),
 ) -> jax.Array:
+    params = tuple(
+        number if number is not None else param
+        for number, param in zip(numbers, params, strict=True)
+    )
     checked = validate(
         first_name,
         first,
