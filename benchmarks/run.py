@@ -8,7 +8,8 @@ Sections (markdown tables on stdout; ``--json PATH`` writes all numbers):
 3. gradient cost: ``value_and_grad`` against the cheapest NumPy value-and-gradient;
 4. memory: temporary buffers of ``value_and_grad`` from XLA's memory analysis;
 5. eager calls against jitted calls at N = 10^3;
-6. the training study against an eager PyTorch loop, and how it scales.
+6. checked calls (``jaxloss.checked``) against unchecked ones;
+7. the training study against an eager PyTorch loop, and how it scales.
 
 Timings are medians of repeated runs after warm-up, each ended by
 ``block_until_ready``. Run: ``python -m benchmarks [--quick] [--json PATH]``.
@@ -367,6 +368,23 @@ def study_scaling(quick: bool) -> dict[str, Any]:
     return {"scaling": scaling, "sweep": sweep_report}
 
 
+def checked_cost(quick: bool) -> list[dict[str, Any]]:
+    """Checked calls (``jaxloss.checked``) against unchecked ones, both jitted."""
+    rows = []
+    for loss in LOSSES:
+        first_np, second_np, label = inputs(loss, 1, quick)
+        first, second = jnp.asarray(first_np), jnp.asarray(second_np)
+        function = getattr(jaxloss, loss)
+        times = compare_seconds(
+            {
+                "checked": functools.partial(jaxloss.checked(function), first, second),
+                "unchecked": functools.partial(jax.jit(function), first, second),
+            }
+        )
+        rows.append({"loss": loss, "size": label, **times})
+    return rows
+
+
 # ---------------------------------------------------------------------------------------
 
 
@@ -428,7 +446,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"| {row['eager_s'] / row['jit_s']:.2f} |"
         )
 
-    print("\n## 6. The training study\n")
+    report["checked"] = checked_cost(args.quick)
+    print("\n## 6. Checked mode against unchecked calls\n")
+    print("| loss | size | checked µs | unchecked µs | ratio |\n| --- | --- | --- | --- | --- |")
+    for row in report["checked"]:
+        print(
+            f"| {row['loss']} | {row['size']} | {row['checked'] * 1e6:.1f} "
+            f"| {row['unchecked'] * 1e6:.1f} | {row['checked'] / row['unchecked']:.2f} |"
+        )
+
+    print("\n## 7. The training study\n")
     report["study"] = study_scaling(args.quick)
     print("\n| seeds | steps | compile s | run s |\n| --- | --- | --- | --- |")
     for row in report["study"]["scaling"]:

@@ -174,11 +174,14 @@ def _smoothed_one_hot(labels: jax.Array, num_classes: int, smoothing, dtype) -> 
 def _integer_value(logits: jax.Array, labels: jax.Array, smoothing: jax.Array) -> jax.Array:
     # logsumexp(z) - (1 - a) z_y - a mean(z), on max-shifted logits: the label's logit
     # is gathered, not multiplied by a one-hot row, so no [N, C] target array is built.
-    shifted, normaliser = _shifted_log_softmax_parts(logits)
-    label_logit = jnp.take_along_axis(shifted, labels[..., None], axis=-1, mode="clip")[..., 0]
+    # The gather and the mean read the raw logits and subtract the row maximum after:
+    # reading the shifted array instead would make XLA store it, [N, C].
+    maximum = jax.lax.stop_gradient(jnp.max(logits, axis=-1))
+    normaliser = jnp.log(jnp.sum(jnp.exp(logits - maximum[..., None]), axis=-1))
+    label_logit = jnp.take_along_axis(logits, labels[..., None], axis=-1, mode="clip")[..., 0]
     # With a = 0 the mean is skipped, so -inf logits at masked classes add nothing.
-    smoothing_term = jnp.where(smoothing == 0, 0, smoothing * jnp.mean(shifted, axis=-1))
-    return normaliser[..., 0] - (1 - smoothing) * label_logit - smoothing_term
+    smoothing_term = jnp.where(smoothing == 0, 0, smoothing * (jnp.mean(logits, axis=-1) - maximum))
+    return normaliser - (1 - smoothing) * (label_logit - maximum) - smoothing_term
 
 
 @jax.custom_jvp

@@ -14,8 +14,9 @@ def test_quick_suite_writes_every_section(tmp_path, capsys):
 
     report = run.main(["--quick", "--json", str(tmp_path / "bench.json")])
     assert json.loads((tmp_path / "bench.json").read_text()).keys() == report.keys()
-    assert {"overhead", "bandwidth", "gradient_cost", "memory", "eager", "study"} <= set(report)
+    sections = {"overhead", "bandwidth", "gradient_cost", "memory", "eager", "checked", "study"}
+    assert sections <= set(report)
     assert len(report["overhead"]) == 5 * 3 * 2  # losses x sizes x modes
     output = capsys.readouterr().out
-    for heading in ("## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6."):
+    for heading in ("## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6.", "## 7."):
         assert heading in output
