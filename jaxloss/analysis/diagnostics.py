@@ -34,6 +34,13 @@ def saturated_fraction(result: Result, rate_index: int = 0) -> np.ndarray:
 
     Saturated means the slope ``p (1 - p)`` of the predicted class's probability is
     below ``jaxloss.train.harness.SATURATION_SLOPE`` (0.01).
+
+    Example:
+      >>> from jaxloss.train import Experiment, load_dataset, train
+      >>> experiment = Experiment(loss="sigmoid_mse", steps=3, init="saturated")
+      >>> result = train(experiment, load_dataset("breast_cancer"), [0, 1], [0.1])
+      >>> saturated_fraction(result).shape
+      (2, 3)
     """
     return result.records["saturated_fraction"][rate_index]
 

@@ -49,7 +49,16 @@ def _save(figure: Figure, path: str | pathlib.Path) -> pathlib.Path:
 
 
 def plot_gradient_profile(profiles: Sequence[Profile], path: str | pathlib.Path) -> pathlib.Path:
-    """Value, |gradient| and second derivative against the logit, one line per loss."""
+    """Value, |gradient| and second derivative against the logit, one line per loss.
+
+    Example:
+      >>> import pathlib, tempfile
+      >>> from jaxloss.analysis import gradient_profile
+      >>> profiles = [gradient_profile("sigmoid_mse", [-2.0, 0.0, 2.0], 0.0)]
+      >>> folder = pathlib.Path(tempfile.mkdtemp())
+      >>> plot_gradient_profile(profiles, folder / "profile.png").stat().st_size > 0
+      True
+    """
     figure, axes = _figure(3)
     for profile in profiles:
         axes[0].plot(profile.logits, profile.value, label=profile.loss)
@@ -71,7 +80,17 @@ def plot_gradient_profile(profiles: Sequence[Profile], path: str | pathlib.Path)
 def plot_saturation(
     regions: dict[str, list[Interval]], profiles: Sequence[Profile], path: str | pathlib.Path
 ) -> pathlib.Path:
-    """|gradient| per loss with its saturated intervals shaded (red: wrong side)."""
+    """|gradient| per loss with its saturated intervals shaded (red: wrong side).
+
+    Example:
+      >>> import pathlib, tempfile
+      >>> from jaxloss.analysis import gradient_profile, saturation_region
+      >>> profiles = [gradient_profile("sigmoid_mse", [-8.0, 0.0, 8.0], 0.0)]
+      >>> regions = {"sigmoid_mse": saturation_region("sigmoid_mse", 0.0, 0.05)}
+      >>> folder = pathlib.Path(tempfile.mkdtemp())
+      >>> plot_saturation(regions, profiles, folder / "saturation.png").stat().st_size > 0
+      True
+    """
     figure, axes = _figure(len(profiles) or 1)
     for axis, profile in zip(axes, profiles, strict=False):
         axis.plot(profile.logits, np.abs(profile.gradient), color="black")
@@ -89,7 +108,16 @@ def plot_saturation(
 
 
 def plot_landscape(landscapes: Sequence[Landscape], path: str | pathlib.Path) -> pathlib.Path:
-    """log10 of the gradient norm over the two weight scales, one panel per loss."""
+    """log10 of the gradient norm over the two weight scales, one panel per loss.
+
+    Example:
+      >>> import pathlib, tempfile
+      >>> from jaxloss.analysis import landscape
+      >>> item = landscape("sigmoid_mse", [0.5, 1.0, 2.0], [0.5, 1.0, 2.0])
+      >>> folder = pathlib.Path(tempfile.mkdtemp())
+      >>> plot_landscape([item], folder / "landscape.png").stat().st_size > 0
+      True
+    """
     figure, axes = _figure(len(landscapes) or 1, height=4.2)
     for axis, item in zip(axes, landscapes, strict=False):
         image = axis.pcolormesh(
@@ -106,7 +134,16 @@ def plot_landscape(landscapes: Sequence[Landscape], path: str | pathlib.Path) ->
 
 
 def plot_layer_gradients(result: Result, path: str | pathlib.Path) -> pathlib.Path:
-    """Median gradient norm of each layer over seeds, and the saturated fraction."""
+    """Median gradient norm of each layer over seeds, and the saturated fraction.
+
+    Example:
+      >>> import pathlib, tempfile
+      >>> from jaxloss.train import Experiment, load_dataset, train
+      >>> result = train(Experiment(loss="sigmoid_mse", steps=5), load_dataset("xor"), [0], [0.1])
+      >>> folder = pathlib.Path(tempfile.mkdtemp())
+      >>> plot_layer_gradients(result, folder / "layers.png").stat().st_size > 0
+      True
+    """
     figure, axes = _figure(2)
     steps = np.arange(result.records["loss"].shape[-1])
     for layer, norms in layer_gradient_norms(result).items():
