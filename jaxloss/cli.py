@@ -20,6 +20,15 @@ USAGE_ERROR = 2
 INTERRUPTED = 130
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except where there is none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.help is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line on stderr and exit status 2."""
 
@@ -69,44 +78,51 @@ def _positive_float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from jaxloss.registry import LOSSES
     from jaxloss.train.datasets import DATASETS
-    from jaxloss.train.harness import OPTIMIZERS
+    from jaxloss.train.harness import BINARY_LOSSES, MULTICLASS_LOSSES, OPTIMIZERS
     from jaxloss.train.models import INITS
 
     parser = _Parser(prog="jaxloss", description="jaxloss: loss-function studies in JAX.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     compare_parser = commands.add_parser(
         "compare",
+        formatter_class=_HelpFormatter,
         help="how fast losses train a model, over many seeds",
         description=(
             "Train the same model from the same seeds with each loss and compare how "
             "many steps each needs to reach a training-accuracy threshold."
         ),
     )
-    compare_parser.add_argument("--dataset", choices=list(DATASETS), default="breast_cancer")
+    compare_parser.add_argument(
+        "--dataset", choices=list(DATASETS), default="breast_cancer", help="the data"
+    )
     compare_parser.add_argument(
         "--model",
         default="logistic",
-        help="'logistic' or 'mlp:WIDTHS[:ACTIVATION]', e.g. mlp:32,16:tanh (default logistic)",
+        help="'logistic' or 'mlp:WIDTHS[:ACTIVATION]', e.g. mlp:32,16:tanh",
     )
     compare_parser.add_argument(
         "--losses",
         help=(
             "comma-separated loss names (default: sigmoid_mse,sigmoid_binary_cross_entropy "
             "for binary data; the integer-label cross-entropy, one_hot_mse and "
-            f"rescaled_square_loss for multi-class data). All: {', '.join(LOSSES)}"
+            f"rescaled_square_loss for multi-class data). Binary data: {', '.join(BINARY_LOSSES)}; "
+            f"multi-class data: {', '.join(MULTICLASS_LOSSES)}"
         ),
     )
-    compare_parser.add_argument("--optimizer", choices=list(OPTIMIZERS), default="sgd")
     compare_parser.add_argument(
-        "--lr", type=_learning_rates, default=(0.1,), help="one or several, comma-separated"
+        "--optimizer", choices=list(OPTIMIZERS), default="sgd", help="the optax optimizer"
+    )
+    compare_parser.add_argument(
+        "--lr", type=_learning_rates, default="0.1", help="one or several, comma-separated"
     )
     compare_parser.add_argument("--seeds", type=_positive_int, default=32, help="number of seeds")
     compare_parser.add_argument(
         "--steps", type=_positive_int, default=3000, help="full-batch steps"
     )
-    compare_parser.add_argument("--init", choices=list(INITS), default="normal")
+    compare_parser.add_argument(
+        "--init", choices=list(INITS), default="normal", help="the initialisation"
+    )
     compare_parser.add_argument(
         "--threshold", type=_threshold, default=0.95, help="training accuracy to reach"
     )
@@ -114,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--loss-threshold", type=_positive_float, help="also count steps to this training loss"
     )
     compare_parser.add_argument(
-        "--out", type=pathlib.Path, help="output folder (default runs/<timestamp>)"
+        "--out", type=pathlib.Path, help="output folder (default: runs/<timestamp>)"
     )
     compare_parser.add_argument(
         "--devices", type=_positive_int, default=1, help="devices to shard the seeds across"
@@ -125,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     profile_parser = commands.add_parser(
         "profile",
+        formatter_class=_HelpFormatter,
         help="where losses on a sigmoid output stop teaching",
         description=(
             "Gradient profiles, saturated logit intervals, weight-scale landscapes and "
@@ -142,12 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     profile_parser.add_argument("--min", type=_float, default=-10.0, help="smallest logit")
     profile_parser.add_argument("--max", type=_float, default=10.0, help="largest logit")
-    profile_parser.add_argument("--points", type=_positive_int, default=401)
+    profile_parser.add_argument(
+        "--points", type=_positive_int, default=401, help="points on the logit grid"
+    )
     profile_parser.add_argument(
         "--train-steps", type=_positive_int, default=300, help="steps of the layer-gradient run"
     )
     profile_parser.add_argument(
-        "--out", type=pathlib.Path, help="output folder (default runs/profile-<timestamp>)"
+        "--out", type=pathlib.Path, help="output folder (default: runs/profile-<timestamp>)"
     )
     profile_parser.set_defaults(handler=profile, parser=profile_parser)
     return parser
