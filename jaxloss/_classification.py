@@ -339,16 +339,15 @@ def binary_cross_entropy(
       >>> jaxloss.binary_cross_entropy(jnp.array([0.9, 0.2]), jnp.array([1.0, 0.0]))
       Array(0.164..., dtype=float32)
     """
-    return _reduction.run(
+    return _reduction.run_elementwise(
         binary_cross_entropy_core,
         "probabilities",
         probabilities,
-        "targets",
         targets,
         (),
-        reduction=reduction,
-        weights=weights,
-        where=where,
+        reduction,
+        weights,
+        where,
     )
 
 
@@ -392,16 +391,8 @@ def sigmoid_binary_cross_entropy(
         pos_weight_array = _reduction.as_checked_array("pos_weight", pos_weight)
         _checks.check_broadcastable("pos_weight", pos_weight_array, jnp.shape(logits))
         core, params = sigmoid_binary_cross_entropy_pos_weight_core, (pos_weight_array,)
-    return _reduction.run(
-        core,
-        "logits",
-        logits,
-        "targets",
-        targets,
-        params,
-        reduction=reduction,
-        weights=weights,
-        where=where,
+    return _reduction.run_elementwise(
+        core, "logits", logits, targets, params, reduction, weights, where
     )
 
 

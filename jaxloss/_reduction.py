@@ -356,6 +356,35 @@ def run(
     )
 
 
+def run_elementwise(
+    function: Callable[..., jax.Array],
+    first_name: str,
+    first: ArrayLike,
+    targets: ArrayLike,
+    params: tuple[ArrayLike, ...],
+    reduction: str,
+    weights: ArrayLike | None,
+    where: ArrayLike | None,
+    *,
+    gradient: bool = False,
+    hessian: bool = False,
+) -> jax.Array:
+    """:func:`run` for a loss whose second argument is ``targets`` shaped like the first."""
+    return run(
+        function,
+        first_name,
+        first,
+        "targets",
+        targets,
+        params,
+        reduction=reduction,
+        weights=weights,
+        where=where,
+        gradient=gradient,
+        hessian=hessian,
+    )
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 

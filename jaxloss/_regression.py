@@ -159,16 +159,8 @@ def mse(
       >>> jaxloss.mse(jnp.array([1.0, 2.0, 3.0]), jnp.array([1.0, 0.0, 0.0]))
       Array(4.333333, dtype=float32)
     """
-    return _reduction.run(
-        mse_core,
-        "predictions",
-        predictions,
-        "targets",
-        targets,
-        (),
-        reduction=reduction,
-        weights=weights,
-        where=where,
+    return _reduction.run_elementwise(
+        mse_core, "predictions", predictions, targets, (), reduction, weights, where
     )
 
 
@@ -201,16 +193,8 @@ def sigmoid_mse(
       >>> jaxloss.sigmoid_mse(jnp.array([0.0, 2.0]), jnp.array([0.0, 1.0]))
       Array(0.132..., dtype=float32)
     """
-    return _reduction.run(
-        sigmoid_mse_core,
-        "logits",
-        logits,
-        "targets",
-        targets,
-        (),
-        reduction=reduction,
-        weights=weights,
-        where=where,
+    return _reduction.run_elementwise(
+        sigmoid_mse_core, "logits", logits, targets, (), reduction, weights, where
     )
 
 
@@ -242,16 +226,8 @@ def mae(
       >>> jaxloss.mae(jnp.array([1.0, 2.0, 3.0]), jnp.array([1.0, 0.0, 0.0]))
       Array(1.6666666, dtype=float32)
     """
-    return _reduction.run(
-        mae_core,
-        "predictions",
-        predictions,
-        "targets",
-        targets,
-        (),
-        reduction=reduction,
-        weights=weights,
-        where=where,
+    return _reduction.run_elementwise(
+        mae_core, "predictions", predictions, targets, (), reduction, weights, where
     )
 
 
@@ -288,16 +264,8 @@ def huber(
       Array([0.125, 2.5  ], dtype=float32)
     """
     _checks.check_concrete_range("delta", delta, 0.0, float("inf"), low_open=True)
-    return _reduction.run(
-        huber_core,
-        "predictions",
-        predictions,
-        "targets",
-        targets,
-        (delta,),
-        reduction=reduction,
-        weights=weights,
-        where=where,
+    return _reduction.run_elementwise(
+        huber_core, "predictions", predictions, targets, (delta,), reduction, weights, where
     )
 
 
@@ -334,14 +302,6 @@ def smooth_l1(
       Array([0.125, 2.5  ], dtype=float32)
     """
     _checks.check_concrete_range("beta", beta, 0.0, float("inf"))
-    return _reduction.run(
-        smooth_l1_core,
-        "predictions",
-        predictions,
-        "targets",
-        targets,
-        (beta,),
-        reduction=reduction,
-        weights=weights,
-        where=where,
+    return _reduction.run_elementwise(
+        smooth_l1_core, "predictions", predictions, targets, (beta,), reduction, weights, where
     )

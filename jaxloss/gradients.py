@@ -21,7 +21,7 @@ from jax.typing import ArrayLike
 
 from jaxloss import _checks, _classification, _regression
 from jaxloss._checks import Reduction
-from jaxloss._reduction import as_checked_array, run
+from jaxloss._reduction import as_checked_array, run, run_elementwise
 
 
 def mse(
@@ -41,16 +41,15 @@ def mse(
       >>> jaxloss.gradients.mse(jnp.array([1.0, 2.0]), jnp.array([0.0, 0.0]))
       Array([1., 2.], dtype=float32)
     """
-    return run(
+    return run_elementwise(
         _regression.mse_derivative,
         "predictions",
         predictions,
-        "targets",
         targets,
         (),
-        reduction=reduction,
-        weights=weights,
-        where=where,
+        reduction,
+        weights,
+        where,
         gradient=True,
     )
 
@@ -76,16 +75,15 @@ def sigmoid_mse(
       >>> jaxloss.gradients.sigmoid_mse(jnp.array([0.0, 10.0]), jnp.array([1.0, 0.0]))
       Array([-1.25...e-01,  4.53...e-05], dtype=float32)
     """
-    return run(
+    return run_elementwise(
         _regression.sigmoid_mse_derivative,
         "logits",
         logits,
-        "targets",
         targets,
         (),
-        reduction=reduction,
-        weights=weights,
-        where=where,
+        reduction,
+        weights,
+        where,
         gradient=True,
     )
 
@@ -105,16 +103,15 @@ def mae(
       >>> jaxloss.gradients.mae(jnp.array([1.0, -2.0]), jnp.array([0.0, 0.0]), reduction="sum")
       Array([ 1., -1.], dtype=float32)
     """
-    return run(
+    return run_elementwise(
         _regression.mae_derivative,
         "predictions",
         predictions,
-        "targets",
         targets,
         (),
-        reduction=reduction,
-        weights=weights,
-        where=where,
+        reduction,
+        weights,
+        where,
         gradient=True,
     )
 
@@ -139,16 +136,15 @@ def huber(
       Array([0.5, 1. ], dtype=float32)
     """
     _checks.check_concrete_range("delta", delta, 0.0, float("inf"), low_open=True)
-    return run(
+    return run_elementwise(
         _regression.huber_derivative,
         "predictions",
         predictions,
-        "targets",
         targets,
         (delta,),
-        reduction=reduction,
-        weights=weights,
-        where=where,
+        reduction,
+        weights,
+        where,
         gradient=True,
     )
 
@@ -171,16 +167,15 @@ def smooth_l1(
       Array([0.5, 1. ], dtype=float32)
     """
     _checks.check_concrete_range("beta", beta, 0.0, float("inf"))
-    return run(
+    return run_elementwise(
         _regression.smooth_l1_derivative,
         "predictions",
         predictions,
-        "targets",
         targets,
         (beta,),
-        reduction=reduction,
-        weights=weights,
-        where=where,
+        reduction,
+        weights,
+        where,
         gradient=True,
     )
 
@@ -203,16 +198,15 @@ def binary_cross_entropy(
       >>> jaxloss.gradients.binary_cross_entropy(jnp.array([0.5]), jnp.array([1.0]))
       Array([-2.], dtype=float32)
     """
-    return run(
+    return run_elementwise(
         _classification.binary_cross_entropy_derivative,
         "probabilities",
         probabilities,
-        "targets",
         targets,
         (),
-        reduction=reduction,
-        weights=weights,
-        where=where,
+        reduction,
+        weights,
+        where,
         gradient=True,
     )
 
@@ -243,16 +237,15 @@ def sigmoid_binary_cross_entropy(
     params: tuple[ArrayLike, ...] = ()
     if pos_weight is not None:
         params = (as_checked_array("pos_weight", pos_weight),)
-    return run(
+    return run_elementwise(
         _classification.sigmoid_binary_cross_entropy_derivative,
         "logits",
         logits,
-        "targets",
         targets,
         params,
-        reduction=reduction,
-        weights=weights,
-        where=where,
+        reduction,
+        weights,
+        where,
         gradient=True,
     )
 

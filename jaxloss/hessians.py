@@ -18,38 +18,12 @@ while ``sigmoid_binary_cross_entropy`` is (its second derivative is
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import jax
 from jax.typing import ArrayLike
 
 from jaxloss import _checks, _classification, _regression
 from jaxloss._checks import Reduction
-from jaxloss._reduction import as_checked_array, run
-
-
-def _elementwise(
-    second_derivative: Callable[..., jax.Array],
-    first_name: str,
-    first: ArrayLike,
-    targets: ArrayLike,
-    params: tuple[ArrayLike, ...],
-    reduction: str,
-    weights: ArrayLike | None,
-    where: ArrayLike | None,
-) -> jax.Array:
-    return run(
-        second_derivative,
-        first_name,
-        first,
-        "targets",
-        targets,
-        params,
-        reduction=reduction,
-        weights=weights,
-        where=where,
-        hessian=True,
-    )
+from jaxloss._reduction import as_checked_array, run, run_elementwise
 
 
 def mse(
@@ -68,7 +42,9 @@ def mse(
       Array([1., 1.], dtype=float32)
     """
     second = _regression.mse_second_derivative
-    return _elementwise(second, "predictions", predictions, targets, (), reduction, weights, where)
+    return run_elementwise(
+        second, "predictions", predictions, targets, (), reduction, weights, where, hessian=True
+    )
 
 
 def sigmoid_mse(
@@ -91,7 +67,9 @@ def sigmoid_mse(
       Array([ 0.0411..., -0.1188...], dtype=float32)
     """
     second = _regression.sigmoid_mse_second_derivative
-    return _elementwise(second, "logits", logits, targets, (), reduction, weights, where)
+    return run_elementwise(
+        second, "logits", logits, targets, (), reduction, weights, where, hessian=True
+    )
 
 
 def mae(
@@ -110,7 +88,9 @@ def mae(
       Array([0., 0.], dtype=float32)
     """
     second = _regression.mae_second_derivative
-    return _elementwise(second, "predictions", predictions, targets, (), reduction, weights, where)
+    return run_elementwise(
+        second, "predictions", predictions, targets, (), reduction, weights, where, hessian=True
+    )
 
 
 def huber(
@@ -131,8 +111,16 @@ def huber(
     """
     _checks.check_concrete_range("delta", delta, 0.0, float("inf"), low_open=True)
     second = _regression.huber_second_derivative
-    return _elementwise(
-        second, "predictions", predictions, targets, (delta,), reduction, weights, where
+    return run_elementwise(
+        second,
+        "predictions",
+        predictions,
+        targets,
+        (delta,),
+        reduction,
+        weights,
+        where,
+        hessian=True,
     )
 
 
@@ -154,8 +142,16 @@ def smooth_l1(
     """
     _checks.check_concrete_range("beta", beta, 0.0, float("inf"))
     second = _regression.smooth_l1_second_derivative
-    return _elementwise(
-        second, "predictions", predictions, targets, (beta,), reduction, weights, where
+    return run_elementwise(
+        second,
+        "predictions",
+        predictions,
+        targets,
+        (beta,),
+        reduction,
+        weights,
+        where,
+        hessian=True,
     )
 
 
@@ -178,8 +174,8 @@ def binary_cross_entropy(
       Array([4.], dtype=float32)
     """
     second = _classification.binary_cross_entropy_second_derivative
-    return _elementwise(
-        second, "probabilities", probabilities, targets, (), reduction, weights, where
+    return run_elementwise(
+        second, "probabilities", probabilities, targets, (), reduction, weights, where, hessian=True
     )
 
 
@@ -207,7 +203,9 @@ def sigmoid_binary_cross_entropy(
     if pos_weight is not None:
         params = (as_checked_array("pos_weight", pos_weight),)
     second = _classification.sigmoid_binary_cross_entropy_second_derivative
-    return _elementwise(second, "logits", logits, targets, params, reduction, weights, where)
+    return run_elementwise(
+        second, "logits", logits, targets, params, reduction, weights, where, hessian=True
+    )
 
 
 def softmax_cross_entropy(
