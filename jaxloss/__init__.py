@@ -3,48 +3,48 @@
 Every loss is a pure, jit-compiled function with keyword-only ``reduction``,
 ``weights`` and ``where`` options that follow one rule (see the README), and a
 closed-form derivative of the same name in :mod:`jaxloss.gradients`.
+
+The layers above the losses load on first use, so that ``import jaxloss`` imports
+none of optax, matplotlib, scikit-learn or torch: ``jaxloss.analysis``,
+``jaxloss.train`` and ``jaxloss.torch_compat`` are attributes all the same.
 """
 
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from jaxloss import _classification, _regression
 from jaxloss import gradients as gradients
 from jaxloss import hessians as hessians
+from jaxloss import registry as registry
 from jaxloss._checks import Reduction as Reduction
-from jaxloss._classification import binary_cross_entropy as binary_cross_entropy
-from jaxloss._classification import one_hot as one_hot
-from jaxloss._classification import one_hot_mse as one_hot_mse
-from jaxloss._classification import rescaled_square_loss as rescaled_square_loss
-from jaxloss._classification import (
-    sigmoid_binary_cross_entropy as sigmoid_binary_cross_entropy,
-)
-from jaxloss._classification import smooth_labels as smooth_labels
-from jaxloss._classification import softmax_cross_entropy as softmax_cross_entropy
-from jaxloss._classification import (
-    softmax_cross_entropy_with_integer_labels as softmax_cross_entropy_with_integer_labels,
-)
-from jaxloss._regression import huber as huber
-from jaxloss._regression import mae as mae
-from jaxloss._regression import mse as mse
-from jaxloss._regression import sigmoid_mse as sigmoid_mse
-from jaxloss._regression import smooth_l1 as smooth_l1
+from jaxloss._classification import *  # the family's __all__: its losses and helpers
+from jaxloss._regression import *  # the family's __all__: its losses
 from jaxloss.checked import checked as checked
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first use
+    from jaxloss import analysis as analysis
+    from jaxloss import torch_compat as torch_compat
+    from jaxloss import train as train
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Reduction",
-    "binary_cross_entropy",
-    "checked",
-    "gradients",
-    "hessians",
-    "huber",
-    "mae",
-    "mse",
-    "one_hot",
-    "one_hot_mse",
-    "rescaled_square_loss",
-    "sigmoid_binary_cross_entropy",
-    "sigmoid_mse",
-    "smooth_l1",
-    "smooth_labels",
-    "softmax_cross_entropy",
-    "softmax_cross_entropy_with_integer_labels",
-]
+_LAZY_SUBMODULES = ("analysis", "torch_compat", "train")
+
+__all__ = ["Reduction", "analysis", "checked", "gradients", "hessians", "registry"]
+__all__ += ["torch_compat", "train"]
+__all__ += _regression.__all__
+__all__ += _classification.__all__
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in _LAZY_SUBMODULES:
+        # import_module sets the attribute on this package, so this runs once per name.
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -66,7 +66,9 @@ def check_shape(name: str, array: jax.Array, expected: tuple[int, ...], why: str
         raise ValueError(f"{name} must have shape {expected} ({why}), got {array.shape}")
 
 
-def check_broadcastable(name: str, array: jax.Array, shape: tuple[int, ...]) -> None:
+def check_broadcastable(
+    name: str, array: jax.Array, shape: tuple[int, ...], target: str = "the unreduced loss"
+) -> None:
     """``array`` must broadcast to ``shape`` by NumPy's rules without changing ``shape``."""
     try:
         broadcast = np.broadcast_shapes(array.shape, shape)
@@ -74,8 +76,7 @@ def check_broadcastable(name: str, array: jax.Array, shape: tuple[int, ...]) -> 
         broadcast = None
     if broadcast != tuple(shape):
         raise ValueError(
-            f"{name} of shape {array.shape} does not broadcast to the unreduced loss "
-            f"of shape {tuple(shape)}"
+            f"{name} of shape {array.shape} does not broadcast to {target} of shape {tuple(shape)}"
         )
 
 
@@ -91,37 +92,3 @@ def check_axis(axis: int, ndim: int) -> int:
     if not -ndim <= axis < ndim:
         raise ValueError(f"axis {axis} is out of range for logits of rank {ndim}")
     return int(axis) % ndim
-
-
-def _is_concrete(array: jax.Array) -> bool:
-    try:
-        np.asarray(array)
-    except jax.errors.TracerArrayConversionError:
-        return False
-    return True
-
-
-def check_concrete_range(
-    name: str, value: object, low: float, high: float, *, low_open: bool = False
-) -> None:
-    """Checks a hyper-parameter's range when it is a concrete number.
-
-    Traced values (a hyper-parameter swept under ``vmap``) cannot be inspected at
-    trace time; ``jaxloss.checked`` is the place for value checks on those.
-    """
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        # The common case, a Python number, without NumPy's per-call overhead.
-        too_low = value <= low if low_open else value < low
-        if too_low or value > high or value != value:
-            bracket = "(" if low_open else "["
-            raise ValueError(f"{name} must lie in {bracket}{low}, {high}], got {value!r}")
-        return
-    if isinstance(value, jax.Array) and not _is_concrete(value):
-        return
-    array = np.asarray(value)
-    if array.dtype.kind not in "fiu":
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    below = array <= low if low_open else array < low
-    if np.any(below) or np.any(array > high):
-        bracket = "(" if low_open else "["
-        raise ValueError(f"{name} must lie in {bracket}{low}, {high}], got {value!r}")

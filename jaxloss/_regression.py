@@ -1,9 +1,9 @@
 r"""Elementwise regression losses: mse, sigmoid_mse, mae, huber, smooth_l1.
 
-Each loss is a *core* (unreduced value, and where autodiff is not good enough its
-closed-form partial derivatives) plus the shared front end in ``_reduction``. The
-``*_derivative`` functions are the closed-form derivatives with respect to the first
-argument; ``jaxloss.gradients`` applies the reduction rule to them.
+Each loss is one :class:`~jaxloss._definition.LossDefinition` (its value with its
+closed-form partials, its second derivative, its hyper-parameters and test inputs)
+followed by its public ``def``. ``jaxloss.gradients``, ``jaxloss.hessians`` and the
+registry are derived from the definitions.
 """
 
 from __future__ import annotations
@@ -12,120 +12,54 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from jaxloss import _checks, _reduction
 from jaxloss._checks import Reduction
+from jaxloss._definition import LossDefinition, Parameter
 
-# --------------------------------------------------------------------------------------
-# Cores: unreduced value and derivative with respect to the first argument.
+__all__ = ["huber", "mae", "mse", "sigmoid_mse", "smooth_l1"]
 
-
-def mse_core(predictions: jax.Array, targets: jax.Array) -> jax.Array:
-    return jnp.square(predictions - targets)
-
-
-def mse_derivative(predictions: jax.Array, targets: jax.Array) -> jax.Array:
-    return 2 * (predictions - targets)
-
-
-def _sigmoid_mse_value_and_partials(logits: jax.Array, targets: jax.Array):
-    probabilities = jax.nn.sigmoid(logits)
-    residual = probabilities - targets
-    # sigmoid(z) * sigmoid(-z) is sigma'(z) without the cancellation of s * (1 - s).
-    slope = probabilities * jax.nn.sigmoid(-logits)
-    return jnp.square(residual), (2 * residual * slope, -2 * residual)
-
-
-sigmoid_mse_core = _reduction.elementwise_custom_jvp(_sigmoid_mse_value_and_partials)
-
-
-def sigmoid_mse_derivative(logits: jax.Array, targets: jax.Array) -> jax.Array:
-    return _sigmoid_mse_value_and_partials(logits, targets)[1][0]
-
-
-def _magnitude(difference: jax.Array) -> jax.Array:
-    # |d| written as d * sign(d) differentiates to sign(d): 0 at a tie, as in torch,
-    # where jnp.abs's derivative at 0 would be 1.
-    return difference * jnp.sign(difference)
-
-
-def _mae_value_and_partials(predictions: jax.Array, targets: jax.Array):
-    difference = predictions - targets
-    # sign(0) = 0 at a tie, as torch's l1_loss; jnp.abs's own derivative there is 1.
-    direction = jnp.sign(difference)
-    return jnp.abs(difference), (direction, -direction)
-
-
-mae_core = _reduction.elementwise_custom_jvp(_mae_value_and_partials)
-
-
-def mae_derivative(predictions: jax.Array, targets: jax.Array) -> jax.Array:
-    # sign(0) = 0, the subgradient torch's l1_loss also uses at a tie.
-    return jnp.sign(predictions - targets)
-
-
-def huber_core(predictions: jax.Array, targets: jax.Array, delta: jax.Array) -> jax.Array:
-    difference = predictions - targets
-    magnitude = _magnitude(difference)
-    return jnp.where(
-        magnitude < delta, 0.5 * jnp.square(difference), delta * (magnitude - 0.5 * delta)
-    )
-
-
-def huber_derivative(predictions: jax.Array, targets: jax.Array, delta: jax.Array) -> jax.Array:
-    difference = predictions - targets
-    return jnp.clip(difference, -delta, delta)
-
-
-def smooth_l1_core(predictions: jax.Array, targets: jax.Array, beta: jax.Array) -> jax.Array:
-    difference = predictions - targets
-    magnitude = _magnitude(difference)
-    # beta = 0 is exactly L1; dividing by a safe beta keeps the untaken branch finite.
-    safe_beta = jnp.where(beta > 0, beta, 1)
-    return jnp.where(
-        magnitude < beta, 0.5 * jnp.square(difference) / safe_beta, magnitude - 0.5 * beta
-    )
-
-
-def smooth_l1_derivative(predictions: jax.Array, targets: jax.Array, beta: jax.Array) -> jax.Array:
-    difference = predictions - targets
-    safe_beta = jnp.where(beta > 0, beta, 1)
-    return jnp.where(jnp.abs(difference) < beta, difference / safe_beta, jnp.sign(difference))
-
-
-# Second derivatives with respect to the first argument (``jaxloss.hessians``).
-
-
-def mse_second_derivative(predictions: jax.Array, targets: jax.Array) -> jax.Array:
-    return jnp.full_like(predictions, 2)
-
-
-def sigmoid_mse_second_derivative(logits: jax.Array, targets: jax.Array) -> jax.Array:
-    # d/dz of 2 (s - y) s (1 - s), with (s (1 - s))' = s (1 - s)(1 - 2 s):
-    # 2 s (1 - s) [s (1 - s) + (s - y)(1 - 2 s)]; negative where the sigmoid saturates
-    # on the wrong side, so the loss is not convex in the logit.
-    probabilities = jax.nn.sigmoid(logits)
-    slope = probabilities * jax.nn.sigmoid(-logits)
-    return 2 * slope * (slope + (probabilities - targets) * (1 - 2 * probabilities))
-
-
-def mae_second_derivative(predictions: jax.Array, targets: jax.Array) -> jax.Array:
-    return jnp.zeros_like(predictions)
-
-
-def huber_second_derivative(predictions: jax.Array, targets: jax.Array, delta: jax.Array):
-    inside = _magnitude(predictions - targets) < delta
-    return inside.astype(predictions.dtype)
-
-
-def smooth_l1_second_derivative(predictions: jax.Array, targets: jax.Array, beta: jax.Array):
-    inside = _magnitude(predictions - targets) < beta
-    return jnp.where(inside, 1 / jnp.where(beta > 0, beta, 1), 0).astype(predictions.dtype)
+REAL_EXTREMES = (0.0, 1.0, -1.0, 20.0, -20.0, 1e4, -1e4)
+LOGIT_EXTREMES = (*REAL_EXTREMES, float("inf"), float("-inf"))
 
 
 # --------------------------------------------------------------------------------------
-# Public losses.
+# mse
 
 
+def _mse(predictions: jax.Array, targets: jax.Array):
+    difference = predictions - targets
+    return jnp.square(difference), (2 * difference, -2 * difference)
+
+
+MSE = LossDefinition(
+    name="mse",
+    value_and_partials=_mse,
+    curvature=lambda predictions, targets: jnp.full_like(predictions, 2),
+    domain="real",
+    target_kind="real",
+    link="identity",
+    extremes=REAL_EXTREMES,
+    gradient_doc=r"""
+    Derivative of :func:`jaxloss.mse`: :math:`\partial\ell_i/\partial p_i = 2(p_i - t_i)`.
+
+    For ``"mean"`` over ``N`` elements this is :math:`2(p - t)/N`.
+
+    Example:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> jaxloss.gradients.mse(jnp.array([1.0, 2.0]), jnp.array([0.0, 0.0]))
+      Array([1., 2.], dtype=float32)
+    """,
+    hessian_doc=r"""
+    Second derivative of :func:`jaxloss.mse`: 2 (``2/N`` for ``"mean"``).
+
+    Example:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> jaxloss.hessians.mse(jnp.array([1.0, 2.0]), jnp.zeros(2))
+      Array([1., 1.], dtype=float32)
+    """,
+)
+
+
+@MSE.public
 def mse(
     predictions: ArrayLike,
     targets: ArrayLike,
@@ -145,8 +79,8 @@ def mse(
       predictions: floating array, any shape.
       targets: same shape as ``predictions`` (integer or boolean targets are cast).
       reduction: ``"mean"`` (default), ``"sum"`` or ``"none"``.
-      weights: optional weights broadcast to the unreduced loss; ``"mean"`` then
-        returns ``sum(w * l) / sum(w)``.
+      weights: optional non-negative weights broadcast to the unreduced loss;
+        ``"mean"`` then returns ``sum(w * l) / sum(w)``.
       where: optional boolean mask broadcast to the unreduced loss; masked entries
         add 0 to the value and the gradient, and ``"mean"`` divides by the unmasked
         count.
@@ -154,16 +88,82 @@ def mse(
     Returns:
       A scalar, or an array shaped like ``predictions`` when ``reduction="none"``.
 
+    Concrete hyper-parameters and weights are range-checked when the loss is called;
+    values traced under a caller's ``jit`` or ``vmap`` cannot be, and
+    :func:`jaxloss.checked` checks those.
+
     Example:
       >>> import jax.numpy as jnp, jaxloss
       >>> jaxloss.mse(jnp.array([1.0, 2.0, 3.0]), jnp.array([1.0, 0.0, 0.0]))
       Array(4.333333, dtype=float32)
     """
-    return _reduction.run_elementwise(
-        mse_core, "predictions", predictions, targets, (), reduction, weights, where
-    )
+    return MSE(predictions, targets, reduction=reduction, weights=weights, where=where)
 
 
+# --------------------------------------------------------------------------------------
+# sigmoid_mse
+
+
+def _sigmoid_mse(logits: jax.Array, targets: jax.Array):
+    probabilities = jax.nn.sigmoid(logits)
+    residual = probabilities - targets
+    # sigma'(z) = s (1 - s), which vanishes as the sigmoid saturates. Written as JAX's
+    # own derivative of the sigmoid writes it, so the closed-form rule costs no more
+    # than autodiff of the formula (sigmoid(-z) in place of 1 - s would be more precise
+    # for z > 17 in float32, where 1 - s rounds to 0, at the price of a second exp).
+    slope = probabilities * (1 - probabilities)
+    return jnp.square(residual), (2 * residual * slope, -2 * residual)
+
+
+def _sigmoid_mse_curvature(logits: jax.Array, targets: jax.Array) -> jax.Array:
+    # d/dz of 2 (s - y) s (1 - s), with (s (1 - s))' = s (1 - s)(1 - 2 s):
+    # 2 s (1 - s) [s (1 - s) + (s - y)(1 - 2 s)]; negative where the sigmoid saturates
+    # on the wrong side, so the loss is not convex in the logit.
+    # sigmoid(z) * sigmoid(-z) is sigma'(z) without the cancellation of s * (1 - s).
+    probabilities = jax.nn.sigmoid(logits)
+    complement = jax.nn.sigmoid(-logits)
+    slope = probabilities * complement
+    return 2 * slope * (slope + (probabilities - targets) * (complement - probabilities))
+
+
+SIGMOID_MSE = LossDefinition(
+    name="sigmoid_mse",
+    value_and_partials=_sigmoid_mse,
+    curvature=_sigmoid_mse_curvature,
+    domain="logit",
+    target_kind="probability",
+    link="identity",
+    extremes=LOGIT_EXTREMES,
+    gradient_doc=r"""
+    Derivative of :func:`jaxloss.sigmoid_mse`.
+
+    With :math:`s = \sigma(z)` and :math:`\sigma'(z) = s(1-s)`, the chain rule on
+    :math:`(s - y)^2` gives :math:`2(s - y)\,s(1 - s)`; for ``"mean"``,
+    :math:`\frac2N (s - y) s (1 - s)`. The factor :math:`s(1-s)` goes to 0 as
+    :math:`|z|` grows, on the wrong side too: this is why MSE after a sigmoid learns
+    slowly from a saturated start.
+
+    Example:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> jaxloss.gradients.sigmoid_mse(jnp.array([0.0, 10.0]), jnp.array([1.0, 0.0]))
+      Array([-1.25...e-01,  4.53...e-05], dtype=float32)
+    """,
+    hessian_doc=r"""
+    Second derivative of :func:`jaxloss.sigmoid_mse`.
+
+    With :math:`s = \sigma(z)`: :math:`2 s(1-s)\,[s(1-s) + (s-y)(1-2s)]`. For
+    target 0 it is negative for :math:`s > 2/3` (wrong-side saturation): the loss is
+    not convex in the logit.
+
+    Example:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> jaxloss.hessians.sigmoid_mse(jnp.array([-2.0, 2.0]), jnp.zeros(2), reduction="sum")
+      Array([ 0.0411..., -0.1188...], dtype=float32)
+    """,
+)
+
+
+@SIGMOID_MSE.public
 def sigmoid_mse(
     logits: ArrayLike,
     targets: ArrayLike,
@@ -193,11 +193,49 @@ def sigmoid_mse(
       >>> jaxloss.sigmoid_mse(jnp.array([0.0, 2.0]), jnp.array([0.0, 1.0]))
       Array(0.132..., dtype=float32)
     """
-    return _reduction.run_elementwise(
-        sigmoid_mse_core, "logits", logits, targets, (), reduction, weights, where
-    )
+    return SIGMOID_MSE(logits, targets, reduction=reduction, weights=weights, where=where)
 
 
+# --------------------------------------------------------------------------------------
+# mae
+
+
+def _mae(predictions: jax.Array, targets: jax.Array):
+    difference = predictions - targets
+    # sign(0) = 0 at a tie, the subgradient torch's l1_loss uses; jnp.abs's own
+    # derivative there is 1.
+    direction = jnp.sign(difference)
+    return jnp.abs(difference), (direction, -direction)
+
+
+MAE = LossDefinition(
+    name="mae",
+    value_and_partials=_mae,
+    curvature=lambda predictions, targets: jnp.zeros_like(predictions),
+    domain="real",
+    target_kind="real",
+    link="identity",
+    extremes=REAL_EXTREMES,
+    gradient_doc=r"""
+    Derivative of :func:`jaxloss.mae`: :math:`\operatorname{sign}(p - t)`, 0 at a tie.
+
+    Example:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> jaxloss.gradients.mae(jnp.array([1.0, -2.0]), jnp.array([0.0, 0.0]), reduction="sum")
+      Array([ 1., -1.], dtype=float32)
+    """,
+    hessian_doc=r"""
+    Second derivative of :func:`jaxloss.mae`: 0 (away from the kink at a tie).
+
+    Example:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> jaxloss.hessians.mae(jnp.array([1.0, -2.0]), jnp.zeros(2))
+      Array([0., 0.], dtype=float32)
+    """,
+)
+
+
+@MAE.public
 def mae(
     predictions: ArrayLike,
     targets: ArrayLike,
@@ -226,11 +264,62 @@ def mae(
       >>> jaxloss.mae(jnp.array([1.0, 2.0, 3.0]), jnp.array([1.0, 0.0, 0.0]))
       Array(1.6666666, dtype=float32)
     """
-    return _reduction.run_elementwise(
-        mae_core, "predictions", predictions, targets, (), reduction, weights, where
-    )
+    return MAE(predictions, targets, reduction=reduction, weights=weights, where=where)
 
 
+# --------------------------------------------------------------------------------------
+# huber
+
+
+def _huber(predictions: jax.Array, targets: jax.Array, delta: jax.Array):
+    difference = predictions - targets
+    magnitude = jnp.abs(difference)
+    inside = magnitude < delta
+    value = jnp.where(inside, 0.5 * jnp.square(difference), delta * (magnitude - 0.5 * delta))
+    # clip(d, -delta, delta), written as a select so that its own derivative (the
+    # second derivative) is 0 at |d| = delta, as the closed-form curvature says.
+    slope = jnp.where(inside, difference, delta * jnp.sign(difference))
+    return value, (slope, -slope, jnp.where(inside, 0, magnitude - delta))
+
+
+def _huber_curvature(predictions: jax.Array, targets: jax.Array, delta: jax.Array):
+    inside = jnp.abs(predictions - targets) < delta
+    return inside.astype(predictions.dtype)
+
+
+HUBER = LossDefinition(
+    name="huber",
+    value_and_partials=_huber,
+    curvature=_huber_curvature,
+    domain="real",
+    target_kind="real",
+    link="identity",
+    parameters=(Parameter("delta", low=0.0, low_open=True),),
+    options={"delta": 0.7},
+    extremes=REAL_EXTREMES,
+    gradient_doc=r"""
+    Derivative of :func:`jaxloss.huber`: :math:`\operatorname{clip}(d, -\delta, \delta)`.
+
+    That is :math:`d` inside :math:`|d| < \delta` and :math:`\delta\operatorname{sign}(d)`
+    outside, with :math:`d = p - t`.
+
+    Example:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> jaxloss.gradients.huber(jnp.array([0.5, 3.0]), jnp.zeros(2), reduction="sum")
+      Array([0.5, 1. ], dtype=float32)
+    """,
+    hessian_doc=r"""
+    Second derivative of :func:`jaxloss.huber`: 1 inside :math:`|d| < \delta`, else 0.
+
+    Example:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> jaxloss.hessians.huber(jnp.array([0.5, 3.0]), jnp.zeros(2), reduction="sum")
+      Array([1., 0.], dtype=float32)
+    """,
+)
+
+
+@HUBER.public
 def huber(
     predictions: ArrayLike,
     targets: ArrayLike,
@@ -252,7 +341,8 @@ def huber(
     Args:
       predictions: floating array, any shape.
       targets: same shape as ``predictions``.
-      delta: positive threshold between the quadratic and linear pieces.
+      delta: positive, finite threshold between the quadratic and linear pieces; a
+        number, or an array broadcast to ``predictions``.
       reduction, weights, where: as in :func:`jaxloss.mse`.
 
     Returns:
@@ -263,12 +353,63 @@ def huber(
       >>> jaxloss.huber(jnp.array([0.5, 3.0]), jnp.array([0.0, 0.0]), reduction="none")
       Array([0.125, 2.5  ], dtype=float32)
     """
-    _checks.check_concrete_range("delta", delta, 0.0, float("inf"), low_open=True)
-    return _reduction.run_elementwise(
-        huber_core, "predictions", predictions, targets, (delta,), reduction, weights, where
+    return HUBER(
+        predictions, targets, delta=delta, reduction=reduction, weights=weights, where=where
     )
 
 
+# --------------------------------------------------------------------------------------
+# smooth_l1
+
+
+def _smooth_l1(predictions: jax.Array, targets: jax.Array, beta: jax.Array):
+    difference = predictions - targets
+    magnitude = jnp.abs(difference)
+    inside = magnitude < beta
+    # beta = 0 is exactly L1 (nothing is inside); a safe beta keeps the untaken branch finite.
+    safe_beta = jnp.where(beta > 0, beta, 1)
+    value = jnp.where(inside, 0.5 * jnp.square(difference) / safe_beta, magnitude - 0.5 * beta)
+    slope = jnp.where(inside, difference / safe_beta, jnp.sign(difference))
+    d_beta = jnp.where(inside, -0.5 * jnp.square(difference / safe_beta), -0.5)
+    return value, (slope, -slope, d_beta)
+
+
+def _smooth_l1_curvature(predictions: jax.Array, targets: jax.Array, beta: jax.Array):
+    inside = jnp.abs(predictions - targets) < beta
+    return jnp.where(inside, 1 / jnp.where(beta > 0, beta, 1), 0).astype(predictions.dtype)
+
+
+SMOOTH_L1 = LossDefinition(
+    name="smooth_l1",
+    value_and_partials=_smooth_l1,
+    curvature=_smooth_l1_curvature,
+    domain="real",
+    target_kind="real",
+    link="identity",
+    parameters=(Parameter("beta", low=0.0),),
+    options={"beta": 0.6},
+    extremes=REAL_EXTREMES,
+    gradient_doc=r"""
+    Derivative of :func:`jaxloss.smooth_l1`: :math:`d/\beta` inside :math:`|d| < \beta`,
+    :math:`\operatorname{sign}(d)` outside.
+
+    Example:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> jaxloss.gradients.smooth_l1(jnp.array([0.5, 3.0]), jnp.zeros(2), reduction="sum")
+      Array([0.5, 1. ], dtype=float32)
+    """,
+    hessian_doc=r"""
+    Second derivative of :func:`jaxloss.smooth_l1`: :math:`1/\beta` inside, else 0.
+
+    Example:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> jaxloss.hessians.smooth_l1(jnp.array([0.5, 3.0]), jnp.zeros(2), reduction="sum")
+      Array([1., 0.], dtype=float32)
+    """,
+)
+
+
+@SMOOTH_L1.public
 def smooth_l1(
     predictions: ArrayLike,
     targets: ArrayLike,
@@ -290,7 +431,7 @@ def smooth_l1(
     Args:
       predictions: floating array, any shape.
       targets: same shape as ``predictions``.
-      beta: non-negative threshold between the quadratic and linear pieces.
+      beta: non-negative, finite threshold between the quadratic and linear pieces.
       reduction, weights, where: as in :func:`jaxloss.mse`.
 
     Returns:
@@ -301,7 +442,6 @@ def smooth_l1(
       >>> jaxloss.smooth_l1(jnp.array([0.5, 3.0]), jnp.array([0.0, 0.0]), reduction="none")
       Array([0.125, 2.5  ], dtype=float32)
     """
-    _checks.check_concrete_range("beta", beta, 0.0, float("inf"))
-    return _reduction.run_elementwise(
-        smooth_l1_core, "predictions", predictions, targets, (beta,), reduction, weights, where
+    return SMOOTH_L1(
+        predictions, targets, beta=beta, reduction=reduction, weights=weights, where=where
     )

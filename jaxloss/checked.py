@@ -4,9 +4,9 @@ The losses check shapes and dtypes at trace time only, so they cost nothing unde
 ``jit``; a NaN, an out-of-range label or a negative weight goes through silently
 (an out-of-range label gives a NaN loss). ``checked(loss)`` is the same loss with
 run-time value checks added by ``jax.experimental.checkify``. The rules come from
-the loss's row in ``jaxloss.registry.LOSSES`` (its ``domain`` and ``target_kind``)
-and from the names of its hyper-parameters, so a loss added to the registry is
-checked by construction. The unchecked losses are untouched: their compiled code
+the loss's definition in ``jaxloss.registry.LOSSES`` (its ``domain``, its
+``target_kind`` and its hyper-parameters' ranges), so a loss added to the registry
+is checked by construction. The unchecked losses are untouched: their compiled code
 holds no check.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -24,34 +24,34 @@ from jax import lax
 from jax.experimental import checkify
 
 from jaxloss import registry
+from jaxloss._definition import LossDefinition, Output
 
 # Options that select code paths rather than values; they stay Python values (static).
 _STATIC_OPTIONS = ("reduction", "axis")
-# Arguments positioned over the unreduced loss: masked entries of these are not checked,
-# since ``where`` promises that they add nothing, NaN included.
-_BROADCAST_TO_LOSS = ("weights", "pos_weight")
 _HALF_DTYPES = (jnp.dtype(jnp.float16), jnp.dtype(jnp.bfloat16))
+_OUTPUTS: tuple[Output, ...] = ("loss", "gradient", "hessian")
 
 Rule = tuple[Callable[[jax.Array], jax.Array], str]
 
-# Hyper-parameter rules by argument name; any other real-valued option must be finite.
-_OPTION_RULES: Mapping[str, Rule] = {
-    "weights": (lambda w: jnp.isfinite(w) & (w >= 0), "must be finite and non-negative"),
-    "class_weights": (lambda w: jnp.isfinite(w) & (w >= 0), "must be finite and non-negative"),
-    "pos_weight": (lambda w: jnp.isfinite(w) & (w >= 0), "must be finite and non-negative"),
-    "label_smoothing": (lambda a: (a >= 0) & (a <= 1), "must lie in [0, 1]"),
-    "delta": (lambda d: d > 0, "must be positive"),
-    "beta": (lambda b: b >= 0, "must be non-negative"),
-}
+_NON_NEGATIVE: Rule = (lambda w: jnp.isfinite(w) & (w >= 0), "must be finite and non-negative")
 _FINITE: Rule = (jnp.isfinite, "must be finite")
 _UNIT_INTERVAL: Rule = (lambda p: (p >= 0) & (p <= 1), "must lie in [0, 1]")
+
+
+def _option_rules(definition: LossDefinition) -> dict[str, Rule]:
+    """The rule of every option: the weights' and each hyper-parameter's own range."""
+    rules: dict[str, Rule] = {"weights": _NON_NEGATIVE, "class_weights": _NON_NEGATIVE}
+    for parameter in definition.parameters:
+        rules[parameter.name] = (parameter.admits, f"must lie in {parameter.interval}")
+    return rules
 
 
 def checked(loss_fn: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
     """The loss ``loss_fn`` with run-time checks of its input values.
 
-    ``loss_fn`` is a loss of the registry (``jaxloss.mse``, ...) or its closed-form
-    derivative (``jaxloss.gradients.mse``, ...). The result takes the same arguments
+    ``loss_fn`` is a loss of the registry (``jaxloss.mse``, ...), its closed-form
+    derivative (``jaxloss.gradients.mse``, ...) or second derivative
+    (``jaxloss.hessians.mse``, ...). The result takes the same arguments
     and returns exactly what ``loss_fn`` returns on valid inputs. It compiles once per
     input signature with ``jax.jit`` (``reduction`` and ``axis`` static) and can be
     mapped with ``jax.vmap`` and differentiated with ``jax.grad``.
@@ -69,16 +69,17 @@ def checked(loss_fn: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
     * second argument: ``"real"`` targets finite; ``"probability"`` targets in
       ``[0, 1]``; ``"class_probabilities"`` finite and non-negative; ``"labels"`` in
       ``[0, C)`` for ``C`` classes;
-    * ``weights``, ``class_weights`` and ``pos_weight`` finite and non-negative;
-      ``label_smoothing`` in ``[0, 1]``; ``delta`` positive; ``beta`` non-negative;
-      any other hyper-parameter finite.
+    * ``weights`` and ``class_weights`` finite and non-negative; each
+      hyper-parameter in the interval its loss's definition gives (``pos_weight`` in
+      ``[0, inf)``, ``label_smoothing`` in ``[0, 1]``, ``delta`` in ``(0, inf)``, ...),
+      which the eager call checks too when the value is concrete.
 
     Inside a function you ``jax.jit`` yourself, the check must be functionalized:
     wrap that function in ``checkify.checkify`` and throw the error it returns.
 
     Raises:
-      ValueError: ``loss_fn`` is not a loss of ``jaxloss.registry.LOSSES`` or its
-        gradient.
+      ValueError: ``loss_fn`` is not a loss of ``jaxloss.registry.LOSSES``, its
+        gradient or its Hessian.
 
     Example:
       >>> import jax.numpy as jnp, jaxloss
@@ -91,9 +92,8 @@ def checked(loss_fn: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
       jax._src.checkify.JaxRuntimeError: jaxloss.checked(mse): predictions must be finite;
       got predictions[1, 0] = inf (`check` failed)
     """
-    spec = _spec_of(loss_fn)
+    spec, output = _definition_of(loss_fn)
     signature = inspect.signature(loss_fn)
-    is_gradient = loss_fn is spec.gradient
 
     @functools.wraps(loss_fn)
     def checked_loss(*args: Any, **kwargs: Any) -> jax.Array:
@@ -107,24 +107,27 @@ def checked(loss_fn: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
             for name, value in bound.arguments.items()
             if name not in _STATIC_OPTIONS
         }
-        error, result = _checked_call(
-            arguments, name=spec.name, gradient=is_gradient, static=static
-        )
+        error, result = _checked_call(arguments, name=spec.name, output=output, static=static)
         checkify.check_error(error)
         return result
 
     return checked_loss
 
 
-def _spec_of(loss_fn: Callable[..., jax.Array]) -> registry.LossSpec:
+def _definition_of(loss_fn: Callable[..., jax.Array]) -> tuple[LossDefinition, Output]:
     name = getattr(loss_fn, "__name__", repr(loss_fn))
-    spec = registry.LOSSES.get(name)
-    if spec is None or (loss_fn is not spec.loss and loss_fn is not spec.gradient):
-        raise ValueError(
-            f"jaxloss.checked takes a loss of jaxloss.registry.LOSSES or its gradient, "
-            f"got {name}; valid losses: {', '.join(registry.LOSSES)}"
-        )
-    return spec
+    definition = registry.LOSSES.get(name)
+    if definition is not None:
+        for output, function in zip(
+            _OUTPUTS, (definition.loss, definition.gradient, definition.hessian), strict=True
+        ):
+            if loss_fn is function:
+                return definition, output
+    raise ValueError(
+        f"jaxloss.checked takes a loss of jaxloss.registry.LOSSES, its gradient "
+        f"(jaxloss.gradients) or its Hessian (jaxloss.hessians), got {name}; "
+        f"valid losses: {', '.join(registry.LOSSES)}"
+    )
 
 
 def _as_argument(value: Any) -> Any:
@@ -134,12 +137,12 @@ def _as_argument(value: Any) -> Any:
     return np.asarray(value)
 
 
-@functools.partial(jax.jit, static_argnames=("name", "gradient", "static"))
+@functools.partial(jax.jit, static_argnames=("name", "output", "static"))
 def _checked_call(
-    arguments: dict[str, Any], *, name: str, gradient: bool, static: tuple[tuple[str, Any], ...]
+    arguments: dict[str, Any], *, name: str, output: Output, static: tuple[tuple[str, Any], ...]
 ) -> tuple[checkify.Error, jax.Array]:
     spec = registry.LOSSES[name]
-    function = spec.gradient if gradient else spec.loss
+    function = {"loss": spec.loss, "gradient": spec.gradient, "hessian": spec.hessian}[output]
     options = dict(static)
     # The loss is traced first, so its own trace-time shape and dtype errors come first.
     value = function(**arguments, **options)
@@ -160,10 +163,11 @@ _Finding = tuple[str, jax.Array, jax.Array, str]
 
 
 def _findings(
-    spec: registry.LossSpec, arguments: dict[str, Any], options: dict[str, Any]
+    spec: LossDefinition, arguments: dict[str, Any], options: dict[str, Any]
 ) -> list[_Finding]:
     """Applies every rule of ``spec``'s row to the arguments, in the order they are reported."""
-    first_name, second_name = list(inspect.signature(spec.loss).parameters)[:2]
+    first_name, second_name = spec.argument_names
+    option_rules = _option_rules(spec)
     first = jnp.asarray(arguments[first_name])
     second = jnp.asarray(arguments[second_name])
     class_axis = int(options.get("axis", -1)) % max(first.ndim, 1)
@@ -218,9 +222,12 @@ def _findings(
             continue
         array = jnp.asarray(value)
         relevant = None
-        if name in _BROADCAST_TO_LOSS and unmasked is not None:
+        # Weights, and the hyper-parameters of an elementwise loss, lie over the
+        # unreduced loss: their masked entries add nothing, so they are not checked.
+        over_loss = name == "weights" or (name != "class_weights" and not spec.per_example)
+        if over_loss and unmasked is not None:
             relevant = _reduce_to_shape(unmasked, array.shape)
-        require(name, array, _OPTION_RULES.get(name, _FINITE), relevant)
+        require(name, array, option_rules.get(name, _FINITE), relevant)
 
     if spec.domain == "logit":
         # An infinite logit is fine where the loss has a value (say +inf) there; the
@@ -280,7 +287,7 @@ def _first_offending(
 
 
 def _loss_shape(
-    spec: registry.LossSpec, first_shape: tuple[int, ...], class_axis: int
+    spec: LossDefinition, first_shape: tuple[int, ...], class_axis: int
 ) -> tuple[int, ...]:
     if spec.per_example and first_shape:
         return first_shape[:class_axis] + first_shape[class_axis + 1 :]

@@ -49,22 +49,20 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from jaxloss import _checks, _classification, _reduction
-from jaxloss._checks import Reduction
-from jaxloss._classification import (
-    binary_cross_entropy as _native_binary_cross_entropy,
-)
-from jaxloss._classification import (
-    sigmoid_binary_cross_entropy as _native_sigmoid_binary_cross_entropy,
-)
-from jaxloss._classification import softmax_cross_entropy as _native_softmax_cross_entropy
-from jaxloss._classification import (
+from jaxloss import _checks
+from jaxloss import binary_cross_entropy as _native_binary_cross_entropy
+from jaxloss import huber as _native_huber
+from jaxloss import mae as _native_mae
+from jaxloss import mse as _native_mse
+from jaxloss import sigmoid_binary_cross_entropy as _native_sigmoid_binary_cross_entropy
+from jaxloss import smooth_l1 as _native_smooth_l1
+from jaxloss import softmax_cross_entropy as _native_softmax_cross_entropy
+from jaxloss import (
     softmax_cross_entropy_with_integer_labels as _native_integer_cross_entropy,
 )
-from jaxloss._regression import huber as _native_huber
-from jaxloss._regression import mae as _native_mae
-from jaxloss._regression import mse as _native_mse
-from jaxloss._regression import smooth_l1 as _native_smooth_l1
+from jaxloss._checks import Reduction
+from jaxloss._definition import LossDefinition, Parameter
+from jaxloss._reduction import safe_divide
 
 __all__ = [
     "BCELoss",
@@ -178,7 +176,8 @@ def _class_axis(input: ArrayLike) -> int:
 
 def _class_weight_rows(weight: ArrayLike, input: ArrayLike, axis: int) -> jax.Array:
     """``weight[c]`` laid along the class axis and broadcast to ``input``'s shape."""
-    weight_array = _reduction.as_checked_array("weight", weight)
+    weight_array = _checks.as_array("weight", weight)
+    _checks.check_numeric("weight", weight_array)
     shape = jnp.shape(input)
     _checks.check_shape("weight", weight_array, (shape[axis],), "one weight per class")
     along_axis = [1] * len(shape)
@@ -423,7 +422,7 @@ def cross_entropy(
       Array(0.169..., dtype=float32)
     """
     native = _torch_reduction(size_average, reduce, reduction)
-    _checks.check_concrete_range("label_smoothing", label_smoothing, 0.0, 1.0)
+    _LABEL_SMOOTHING.check_concrete(label_smoothing)
     axis = _class_axis(input)
     if jnp.shape(target) == jnp.shape(input):
         if ignore_index >= 0:
@@ -463,20 +462,42 @@ def cross_entropy(
         # torch normalises the smoothing term by the kept labels' weights, nll_loss's rule.
         label_weights = jnp.take(jnp.asarray(weight), jnp.asarray(target), mode="clip")
         total = jnp.sum(jnp.where(keep, label_weights, 0)).astype(smoothing_term.dtype)
-        smoothing_term = _reduction._safe_divide(smoothing_term, total)
+        smoothing_term = safe_divide(smoothing_term, total)
     num_classes = jnp.shape(input)[axis]
     return (1 - label_smoothing) * nll_term + (label_smoothing / num_classes) * smoothing_term
 
 
-def _negative_log_likelihood_core(log_probabilities: jax.Array, labels: jax.Array) -> jax.Array:
+def _negative_log_likelihood(log_probabilities: jax.Array, labels: jax.Array):
     # A gather, not log_softmax: nll_loss does not renormalise its input, and its
     # gradient is -onehot(y), where the softmax cross-entropy's is softmax(z) - onehot(y).
+    num_classes = log_probabilities.shape[-1]
     picked = jnp.take_along_axis(log_probabilities, labels[..., None], axis=-1, mode="clip")
-    return _classification._nan_outside_classes(
-        -picked[..., 0], labels, log_probabilities.shape[-1]
-    )
+    valid = (labels >= 0) & (labels < num_classes)
+    value = jnp.where(valid, -picked[..., 0], jnp.nan)
+    classes = jax.lax.broadcasted_iota(labels.dtype, log_probabilities.shape, labels.ndim)
+    one_hot_rows = (labels[..., None] == classes).astype(log_probabilities.dtype)
+    return value, (-one_hot_rows, None)
 
 
+# torch's nll_loss through the native front end (checks, class weights, the reduction
+# rule); not a native loss, so it is not in jaxloss.registry.
+_NEGATIVE_LOG_LIKELIHOOD = LossDefinition(
+    name="nll_loss",
+    value_and_partials=_negative_log_likelihood,
+    curvature=lambda log_probabilities, labels, vector: jnp.zeros_like(vector),
+    domain="real",
+    target_kind="labels",
+    link="softmax",
+    per_example=True,
+    class_axis=True,
+    class_weights=True,
+    gradient_doc="",
+    hessian_doc="",
+)
+_LABEL_SMOOTHING = Parameter("label_smoothing", low=0.0, high=1.0)
+
+
+@_NEGATIVE_LOG_LIKELIHOOD.public
 def nll_loss(
     input: ArrayLike,
     target: ArrayLike,
@@ -508,18 +529,12 @@ def nll_loss(
       Array([0.693..., 0.223...], dtype=float32)
     """
     native = _torch_reduction(size_average, reduce, reduction)
-    return _reduction.run(
-        _negative_log_likelihood_core,
-        "input",
+    return _NEGATIVE_LOG_LIKELIHOOD.run(
+        "loss",
         input,
-        "target",
         target,
-        (),
         reduction=native,
-        weights=None,
         where=jnp.asarray(target) != ignore_index,
-        second_kind="labels",
-        per_example=True,
         axis=_class_axis(input),
         class_weights=weight,
     )

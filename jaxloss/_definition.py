@@ -1,0 +1,309 @@
+r"""One definition per loss: everything about a loss in one place, the rest derived.
+
+A :class:`LossDefinition` holds, for one loss:
+
+* ``value_and_partials``: the unreduced loss *and* its closed-form partial
+  derivatives with respect to each argument, from one function, so that the value
+  and its derivative share their work;
+* ``curvature``: the closed-form second derivative with respect to the first
+  argument: the diagonal for an elementwise loss, a Hessian-vector product for a
+  per-example loss (whose Hessian is a ``C x C`` block per example);
+* its hyper-parameters with their ranges, what its two inputs are, its link, and
+  what the tests sample.
+
+From it come the loss's derivative rule (a ``jax.custom_jvp`` built from the
+closed-form partials, so ``jax.grad`` of the loss *is* the closed form),
+``jaxloss.gradients.<name>``, ``jaxloss.hessians.<name>``, the registry row (the
+definition itself), the eager range check of every hyper-parameter and the rules of
+``jaxloss.checked``. The public loss stays a real ``def`` in its family module,
+decorated with ``@DEFINITION.public``; its body is one call of the definition.
+
+Example:
+  >>> import jax.numpy as jnp, jaxloss
+  >>> from jaxloss.registry import LOSSES
+  >>> LOSSES["huber"].parameters[0]
+  Parameter(name='delta', low=0.0, high=inf, low_open=True, optional=False)
+  >>> LOSSES["huber"].gradient is jaxloss.gradients.huber
+  True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.custom_derivatives import SymbolicZero
+from jax.typing import ArrayLike
+
+Domain = Literal["real", "logit", "probability"]
+TargetKind = Literal["real", "probability", "class_probabilities", "labels"]
+Link = Literal["identity", "sigmoid", "softmax"]
+Output = Literal["loss", "gradient", "hessian", "hessian_vector_product"]
+
+ValueAndPartials = Callable[..., tuple[jax.Array, Sequence[jax.Array | None]]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Parameter:
+    """A hyper-parameter and the interval its values must lie in.
+
+    ``low_open`` excludes ``low``; an infinite end is always excluded, so values must
+    be finite. ``optional`` parameters may be ``None`` (absent), which the loss's
+    ``value_and_partials`` receives as ``None``.
+    """
+
+    name: str
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    optional: bool = False
+
+    @property
+    def interval(self) -> str:
+        opening = "(" if self.low_open or self.low == -math.inf else "["
+        closing = ")" if self.high == math.inf else "]"
+        return f"{opening}{self.low}, {self.high}{closing}"
+
+    def admits(self, values: Any) -> Any:
+        """Elementwise: which of ``values`` lie in the interval (jnp or NumPy arrays)."""
+        above = values > self.low if self.low_open else values >= self.low
+        # A comparison with NaN is False, so NaN is never admitted; nor is an infinity.
+        below = values < self.high if self.high == math.inf else values <= self.high
+        return above & below
+
+    def check_concrete(self, value: object) -> None:
+        """Raises ``ValueError`` naming the parameter when a concrete value is out of range.
+
+        Traced values (under a caller's ``jit`` or ``vmap``) cannot be inspected; use
+        ``jaxloss.checked`` for those.
+        """
+        if value is None:
+            if not self.optional:
+                raise ValueError(f"{self.name} must be a number, got None")
+            return
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            # The common case, a Python number, without NumPy's per-call overhead.
+            if not self.admits(value):
+                raise ValueError(f"{self.name} must lie in {self.interval}, got {value!r}")
+            return
+        check_array_range(self.name, value, self.admits, f"must lie in {self.interval}")
+
+
+def check_array_range(
+    name: str, value: object, admits: Callable[[np.ndarray], np.ndarray], requirement: str
+) -> None:
+    """Checks every entry of a concrete array argument; a traced one is skipped."""
+    try:
+        array = np.asarray(value)
+    except jax.errors.TracerArrayConversionError:
+        return
+    if array.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must be real-valued, got {value!r}")
+    ok = admits(array)
+    if not np.all(ok):
+        offending = tuple(int(i) for i in np.argwhere(~ok)[0])
+        where = f"{name}[{', '.join(map(str, offending))}]" if offending else name
+        raise ValueError(f"{name} {requirement}; got {where} = {array[offending]!r}")
+
+
+def _closed_form_core(value_and_partials: ValueAndPartials) -> Callable[..., jax.Array]:
+    """The unreduced loss, differentiated by its own closed-form partials.
+
+    ``value_and_partials(*args)`` returns the value and one partial per argument
+    (``None`` where an argument has none, e.g. integer labels). A partial shaped like
+    the value multiplies its argument's tangent entry by entry; one with trailing axes
+    beyond the value's (a per-example loss's class axis) is contracted over them. The
+    rule is written in jnp operations, so forward mode and higher derivatives work.
+    """
+
+    @jax.custom_jvp
+    def core(*args: Any) -> jax.Array:
+        return value_and_partials(*args)[0]
+
+    def rule(primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[jax.Array, jax.Array]:
+        value, partials = value_and_partials(*primals)
+        tangent_out = jnp.zeros_like(value)
+        for partial, tangent in zip(partials, tangents, strict=True):
+            # Skipping symbolic zeros keeps an infinite partial (say d/dtarget at an
+            # infinite logit) from turning into 0 * inf = NaN when it is not asked for.
+            if partial is None or tangent is None or isinstance(tangent, SymbolicZero):
+                continue
+            product = partial * tangent
+            extra_axes = tuple(range(value.ndim, product.ndim))
+            if extra_axes:
+                product = jnp.sum(product, axis=extra_axes)
+            tangent_out = tangent_out + product
+        return value, tangent_out
+
+    core.defjvp(rule, symbolic_zeros=True)
+    return core
+
+
+@dataclasses.dataclass(eq=False)
+class LossDefinition:
+    """Everything about one loss; see the module docstring.
+
+    Attributes:
+      name: the public name, the same in ``jaxloss``, ``jaxloss.gradients`` and
+        ``jaxloss.hessians``.
+      value_and_partials: ``(first, second, *parameters) -> (value, partials)`` on
+        inputs already cast, masked and with the class axis last; ``partials`` has
+        one entry per argument. The first partial is the closed-form gradient.
+      curvature: for an elementwise loss ``(first, second, *parameters)`` returning
+        the second derivative of each entry; for a per-example loss
+        ``(first, second, *parameters, vector)`` returning the Hessian of each
+        example's loss times ``vector`` (both ``[..., C]``).
+      domain: what the first argument is: ``"real"`` predictions, ``"logit"`` scores
+        or ``"probability"`` values in ``[0, 1]``.
+      target_kind: what the second argument is; ``"labels"`` are integer class
+        indices shaped like the first argument without its last axis.
+      link: the output link the loss expects its first argument to come through when
+        used for training: ``"identity"`` (it takes logits or raw outputs),
+        ``"sigmoid"`` or ``"softmax"`` (it takes probabilities).
+      per_example: whether the unreduced loss drops the last (class) axis.
+      parameters: the hyper-parameters, in signature order, with their ranges.
+      class_axis: whether the loss takes an ``axis`` option naming the class axis.
+      class_weights: whether the loss takes a ``class_weights`` option (one weight per
+        class, multiplied into each example's weight by its label).
+      options: non-default hyper-parameters the generic tests also run with.
+      extremes: values of the first argument at which value and gradient must be
+        finite (for class losses, placed in the label's class).
+      gradient_doc, hessian_doc: docstrings of the derived twins: the derivation and
+        a doctested example.
+    """
+
+    name: str
+    value_and_partials: ValueAndPartials
+    curvature: Callable[..., jax.Array]
+    domain: Domain
+    target_kind: TargetKind
+    link: Link
+    gradient_doc: str
+    hessian_doc: str
+    per_example: bool = False
+    parameters: tuple[Parameter, ...] = ()
+    class_axis: bool = False
+    class_weights: bool = False
+    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    extremes: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.core = _closed_form_core(self.value_and_partials)
+        self._public: Callable[..., jax.Array] | None = None
+
+    def __repr__(self) -> str:
+        return f"LossDefinition({self.name!r})"
+
+    # The public function and its derived twins.
+
+    def public(self, function: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
+        """Decorator: ``function`` is this loss's public ``def``; it is returned unchanged."""
+        if function.__name__ != self.name:
+            raise ValueError(
+                f"definition {self.name!r} decorates a def named {function.__name__!r}"
+            )
+        self._public = function
+        return function
+
+    @property
+    def loss(self) -> Callable[..., jax.Array]:
+        """The public loss, ``jaxloss.<name>``."""
+        if self._public is None:
+            raise RuntimeError(f"loss definition {self.name!r} has no public def")
+        return self._public
+
+    @functools.cached_property
+    def signature(self) -> inspect.Signature:
+        return inspect.signature(self.loss)
+
+    @functools.cached_property
+    def argument_names(self) -> tuple[str, str]:
+        first, second = list(self.signature.parameters)[:2]
+        return first, second
+
+    @functools.cached_property
+    def gradient(self) -> Callable[..., jax.Array]:
+        """``jaxloss.gradients.<name>``: the closed-form gradient, the loss's signature."""
+        return self._twin("gradient", "jaxloss.gradients", self.gradient_doc)
+
+    @functools.cached_property
+    def hessian(self) -> Callable[..., jax.Array]:
+        """``jaxloss.hessians.<name>``: the closed-form second derivative."""
+        return self._twin("hessian", "jaxloss.hessians", self.hessian_doc)
+
+    def _twin(self, output: Output, module: str, doc: str) -> Callable[..., jax.Array]:
+        signature = self.signature
+        first_name, second_name = self.argument_names
+
+        # functools.wraps sets __wrapped__, through which inspect.signature (and so
+        # IDEs, doc tools and jaxloss.checked) see the loss's own signature.
+        @functools.wraps(self.loss)
+        def twin(*args: Any, **kwargs: Any) -> jax.Array:
+            arguments = signature.bind(*args, **kwargs)
+            arguments.apply_defaults()
+            options = dict(arguments.arguments)
+            first, second = options.pop(first_name), options.pop(second_name)
+            return self.run(output, first, second, **options)
+
+        twin.__module__ = module
+        twin.__doc__ = inspect.cleandoc(doc)
+        return twin
+
+    def hessian_vector_product(
+        self, first: ArrayLike, second: ArrayLike, vector: ArrayLike, **options: Any
+    ) -> jax.Array:
+        """The closed-form Hessian of the reduced loss (w.r.t. ``first``) times ``vector``.
+
+        ``vector`` is shaped like ``first``; ``options`` are the loss's keyword options.
+        Never builds a ``C x C`` matrix: per-example losses use their closed-form
+        Hessian-vector product.
+        """
+        return self.run("hessian_vector_product", first, second, vector=vector, **options)
+
+    def __call__(self, first: ArrayLike, second: ArrayLike, **options: Any) -> jax.Array:
+        """The reduced loss; ``options`` are the public function's keyword arguments."""
+        return self.run("loss", first, second, **options)
+
+    def run(self, output: Output, first: ArrayLike, second: ArrayLike, **options: Any) -> jax.Array:
+        from jaxloss import _frontend  # the front end imports this module's types
+
+        return _frontend.run(self, output, first, second, **options)
+
+    # What the tests and tools need.
+
+    @property
+    def has_classes(self) -> bool:
+        return self.target_kind in ("class_probabilities", "labels")
+
+    def sample(
+        self, rng: np.random.Generator, shape: tuple[int, ...], dtype: Any = np.float32
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Random valid inputs: a first argument of ``shape`` and matching targets.
+
+        For class losses the last entry of ``shape`` is the number of classes.
+        """
+        if self.domain == "probability":
+            first = rng.uniform(0.05, 0.95, size=shape)
+        elif self.domain == "logit":
+            first = 2.0 * rng.standard_normal(shape)
+        else:
+            first = rng.standard_normal(shape)
+        if self.target_kind == "labels":
+            second = rng.integers(0, shape[-1], size=shape[:-1]).astype(np.int32)
+        elif self.target_kind == "class_probabilities":
+            scores = rng.standard_normal(shape)
+            second = np.exp(scores) / np.exp(scores).sum(axis=-1, keepdims=True)
+        elif self.target_kind == "probability":
+            second = rng.uniform(0.0, 1.0, size=shape)
+        else:
+            second = rng.standard_normal(shape)
+        if self.target_kind != "labels":
+            second = second.astype(dtype)
+        return first.astype(dtype), second
