@@ -3,9 +3,9 @@
 jaxloss computes and accumulates float16 and bfloat16 inputs in float32 (see
 ``jaxloss._reduction``). Here every registry loss runs on 10**6 half-precision
 elements (10**5 examples of 10 classes for class losses), and its ``"mean"`` and
-``"sum"`` must be within 1e-3 relative error of a float64 NumPy reference computed
-from the same rounded inputs. The references are written here, independently of
-jaxloss and of ``tests/reference.py``.
+``"sum"`` must be within 1e-3 relative error of a float64 reference computed from
+the same rounded inputs: the textbook formulas of ``tests/reference.py`` (written
+independently of jaxloss), evaluated in NumPy.
 
 Two input sets per loss: the registry's ``sample`` ("typical"), and one whose first
 argument is pushed 300 away from zero ("shifted by ±300"; for the regression losses
@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from jaxloss.registry import LOSSES, LossSpec
+from tests import reference
 
 SPECS = list(LOSSES.values())
 ELEMENTWISE_SHAPE = (10**6,)
@@ -36,65 +37,11 @@ WIDE_OFFSET = 300.0
 
 
 # --------------------------------------------------------------------------------------
-# float64 references, from the formulas in the docstrings of jaxloss.
-
-
-def _log_sigmoid(z):
-    return -np.logaddexp(0.0, -z)
-
-
-def _log_softmax(z):
-    shifted = z - z.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
-def _one_hot(labels, num_classes):
-    return (labels[:, None] == np.arange(num_classes)).astype(np.float64)
-
-
-def reference_unreduced(name: str, first: np.ndarray, second: np.ndarray, **options):
-    """The unreduced loss in float64: per element, or per example for per-example losses."""
-    if name in ("mse", "mae", "huber", "smooth_l1"):
-        difference = first - second
-        magnitude = np.abs(difference)
-        if name == "mse":
-            return difference**2
-        if name == "mae":
-            return magnitude
-        if name == "huber":
-            delta = options["delta"]
-            return np.where(magnitude < delta, 0.5 * difference**2, delta * (magnitude - delta / 2))
-        beta = options["beta"]
-        return np.where(magnitude < beta, 0.5 * difference**2 / beta, magnitude - beta / 2)
-    if name == "sigmoid_mse":
-        return (np.exp(_log_sigmoid(first)) - second) ** 2
-    if name == "binary_cross_entropy":
-        # torch's clamp of each log at -100.
-        log_p = np.maximum(np.log(first), -100.0)
-        log_not_p = np.maximum(np.log1p(-first), -100.0)
-        return -(second * log_p + (1 - second) * log_not_p)
-    if name == "sigmoid_binary_cross_entropy":
-        pos_weight = options["pos_weight"]
-        return -(pos_weight * second * _log_sigmoid(first) + (1 - second) * _log_sigmoid(-first))
-    num_classes = first.shape[-1]
-    if name in ("softmax_cross_entropy", "softmax_cross_entropy_with_integer_labels"):
-        targets = second if name == "softmax_cross_entropy" else _one_hot(second, num_classes)
-        smoothing = options["label_smoothing"]
-        targets = (1 - smoothing) * targets + smoothing / num_classes
-        return -(targets * _log_softmax(first)).sum(axis=-1)
-    if name == "one_hot_mse":
-        return (first - _one_hot(second, num_classes)) ** 2
-    if name == "rescaled_square_loss":
-        one_hot = _one_hot(second, num_classes)
-        factor = 1 + (options["k"] - 1) * one_hot
-        return (factor * (first - options["m"] * one_hot) ** 2).mean(axis=-1)
-    raise KeyError(name)
+# float64 references: the textbook table of tests/reference.py, evaluated in NumPy.
 
 
 def reference_reduced(name: str, first, second, reduction: str, **options) -> float:
-    unreduced = reference_unreduced(name, first, second, **options)
-    total = float(np.sum(unreduced))
-    return total / unreduced.size if reduction == "mean" else total
+    return float(reference.loss(name, first, second, reduction=reduction, xp=np, **options))
 
 
 # --------------------------------------------------------------------------------------
@@ -158,7 +105,7 @@ def test_wide_inputs_really_overflow_float16_when_squared():
 def test_the_tolerance_rejects_half_precision_accumulation():
     # The check can fail: summing the same float64 losses in bfloat16 misses by far more.
     *_, first64, second64 = half_precision_inputs("mse", "bfloat16", "typical")
-    unreduced = reference_unreduced("mse", first64, second64)
+    unreduced = reference.unreduced("mse", first64, second64, xp=np)
     accumulated = float(np.sum(unreduced.astype(jnp.bfloat16), dtype=jnp.bfloat16))
     expected = float(np.sum(unreduced))
     assert abs(accumulated - expected) / expected > RELATIVE_TOLERANCE
