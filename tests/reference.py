@@ -9,10 +9,10 @@ use the numerically stable textbook forms, accurate in float64 for any finite in
 and smooth where the tests differentiate them:
 
 * ``log sigmoid(z) = -logaddexp(0, -z)``, never ``log(1 / (1 + exp(-z)))`` (which
-  rounds to ``log(0)`` for ``z`` below about -40 in float64), and
-  ``log(1 - sigmoid(z)) = log sigmoid(-z)``; the sigmoid itself as
-  ``1 / (1 + exp(-z))``, which has no cancellation (``exp(-z)`` only overflows, to the
-  right answer 0, below -709);
+  loses all relative accuracy above z = 37, where ``1 + exp(-z)`` rounds to 1, and
+  gives ``log(0)`` below -709), and ``log(1 - sigmoid(z)) = log sigmoid(-z)``; the
+  sigmoid itself as ``1 / (1 + exp(-z))``, which has no cancellation (``exp(-z)``
+  only overflows, to the right answer 0, below -709);
 * ``log softmax(z) = z - (max z + log sum exp(z - max z))``: the shift cancels, so it
   changes neither the value nor any derivative, and no ``exp`` overflows. Under
   ``jax.grad`` the maximum is held constant (as ``jax.nn.logsumexp`` holds it): its
@@ -20,52 +20,36 @@ and smooth where the tests differentiate them:
   program, which ``tests/test_memory.py`` would count as the textbook formula's cost;
 * the binary cross-entropy's logs clamped at -100, as torch does.
 
-Where each formula comes from (the ``reduction="none"`` form; ``reduce`` below is
-the documented ``weights``/``where``/reduction rule):
+Where each formula comes from (the unreduced loss; ``reduce`` below is the documented
+``weights``/``where``/reduction rule):
 
-========================================  ===========================================
-``mse``                                   torch ``nn.MSELoss``: :math:`(x_n - y_n)^2`
-``mae``                                   torch ``nn.L1Loss``: :math:`|x_n - y_n|`
-``huber``                                 torch ``nn.HuberLoss``: :math:`\frac12 d^2`
-                                          if :math:`|d| < \delta`, else
-                                          :math:`\delta(|d| - \frac12\delta)`
-``smooth_l1``                             torch ``nn.SmoothL1Loss``:
-                                          :math:`\frac12 d^2/\beta` if
-                                          :math:`|d| < \beta`, else
-                                          :math:`|d| - \frac12\beta`
-``sigmoid_mse``                           torch ``nn.MSELoss`` of ``torch.sigmoid(z)``:
-                                          :math:`(\sigma(z_n) - y_n)^2`
-``binary_cross_entropy``                  torch ``nn.BCELoss``:
-                                          :math:`-[y \log x + (1 - y)\log(1 - x)]`,
-                                          "BCELoss clamps its log function outputs to
-                                          be greater than or equal to -100"
-``sigmoid_binary_cross_entropy``          torch ``nn.BCEWithLogitsLoss``:
-                                          :math:`-[p_c\, y \log\sigma(x) + (1 - y)
-                                          \log(1 - \sigma(x))]` (``pos_weight``
-                                          :math:`p_c`); optax
-                                          ``sigmoid_binary_cross_entropy`` writes the
-                                          logs as ``log_sigmoid(x)``, ``log_sigmoid(-x)``
-``softmax_cross_entropy``                 optax ``softmax_cross_entropy``:
-                                          :math:`-\sum_c t_c \log\operatorname{softmax}
-                                          (z)_c`; torch ``nn.CrossEntropyLoss`` with
-                                          class probabilities
-``softmax_cross_entropy_with_integer_     the same with :math:`t = \operatorname{onehot}
-labels``                                  (y)` (optax
-                                          ``softmax_cross_entropy_with_integer_labels``,
-                                          torch ``nn.CrossEntropyLoss`` with class
-                                          indices)
-label smoothing                           torch ``nn.CrossEntropyLoss(label_smoothing=
-                                          a)``, from Szegedy et al., "Rethinking the
-                                          Inception Architecture" (CVPR 2016):
-                                          :math:`t \to (1 - a)\,t + a/C`
-``one_hot_mse``                           torch ``nn.MSELoss`` against
-                                          ``F.one_hot(y, C)``, per element
-``rescaled_square_loss``                  Hui & Belkin, "Evaluation of Neural
-                                          Architectures Trained with Square Loss vs
-                                          Cross-Entropy in Classification Tasks" (ICLR
-                                          2021), section 3: :math:`\frac1C[k(z_y - M)^2
-                                          + \sum_{c \ne y} z_c^2]`
-========================================  ===========================================
+* ``mse``: torch ``nn.MSELoss``, :math:`(x - y)^2`.
+* ``mae``: torch ``nn.L1Loss``, :math:`|x - y|`.
+* ``huber``: torch ``nn.HuberLoss``, :math:`\frac12 d^2` if :math:`|d| < \delta`, else
+  :math:`\delta(|d| - \frac12\delta)`, with :math:`d = x - y`.
+* ``smooth_l1``: torch ``nn.SmoothL1Loss``, :math:`\frac12 d^2/\beta` if
+  :math:`|d| < \beta`, else :math:`|d| - \frac12\beta`.
+* ``sigmoid_mse``: torch ``nn.MSELoss`` of ``torch.sigmoid(z)``, :math:`(\sigma(z) - y)^2`.
+* ``binary_cross_entropy``: torch ``nn.BCELoss``, :math:`-[y \log x + (1 - y)\log(1 - x)]`,
+  where "BCELoss clamps its log function outputs to be greater than or equal to -100".
+* ``sigmoid_binary_cross_entropy``: torch ``nn.BCEWithLogitsLoss``,
+  :math:`-[p\,y \log\sigma(z) + (1 - y)\log(1 - \sigma(z))]` with ``pos_weight``
+  :math:`p`; optax's ``sigmoid_binary_cross_entropy`` writes the two logs as
+  ``log_sigmoid(z)`` and ``log_sigmoid(-z)``.
+* ``softmax_cross_entropy``: optax ``softmax_cross_entropy``,
+  :math:`-\sum_c t_c \log\operatorname{softmax}(z)_c` (torch ``nn.CrossEntropyLoss``
+  with class probabilities).
+* ``softmax_cross_entropy_with_integer_labels``: the same with
+  :math:`t = \operatorname{onehot}(y)` (optax
+  ``softmax_cross_entropy_with_integer_labels``; torch ``nn.CrossEntropyLoss`` with
+  class indices).
+* label smoothing :math:`a`: :math:`t \to (1 - a)\,t + a/C`, torch
+  ``nn.CrossEntropyLoss(label_smoothing=a)``, after Szegedy et al., "Rethinking the
+  Inception Architecture for Computer Vision" (CVPR 2016), section 7.
+* ``one_hot_mse``: torch ``nn.MSELoss`` against ``F.one_hot(y, C)``, per element.
+* ``rescaled_square_loss``: Hui & Belkin, "Evaluation of Neural Architectures Trained
+  with Square Loss vs Cross-Entropy in Classification Tasks" (ICLR 2021):
+  :math:`\frac1C[k(z_y - M)^2 + \sum_{c \ne y} z_c^2]`.
 
 Inputs are kept where the formulas are accurate and smooth (probabilities away from 0
 and 1, moderate logits, no ties for the row maximum).
