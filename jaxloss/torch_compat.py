@@ -31,11 +31,24 @@ Translations, all in the helpers below:
   native weighted mean divides by ``sum(w)``: those are computed as the native
   ``"sum"`` over the element count.
 
+Errors name torch's arguments (``input``, ``target``, ``weight``, ``pos_weight``,
+``delta``, ``beta``, ``label_smoothing``) and show the shapes the caller passed
+(class axis 1), never the native names or the native loss's class-last layout.
+A bad shape raises ``ValueError``, a bad dtype ``TypeError`` (torch raises
+``RuntimeError`` or ``NotImplementedError`` for both).
+
+Hyper-parameters and weights are range-checked when they are concrete, with a
+``ValueError`` naming torch's argument. Traced ones (under ``jit``, ``vmap`` or
+``grad``) cannot be inspected and are not checked; :func:`jaxloss.checked` on the
+native loss checks them at run time.
+
 Where torch and jaxloss differ, jaxloss's rule is kept and the docstring says so:
 targets of a different shape raise ``ValueError`` (torch warns and broadcasts), a
-``"mean"`` over nothing is 0 (torch gives NaN), an out-of-range class index gives
-a NaN loss (torch raises ``IndexError``), and invalid hyper-parameters raise
-``ValueError`` where torch raises ``RuntimeError``.
+``"mean"`` over nothing (or over weights summing to 0) is 0 (torch gives NaN), an
+out-of-range class index gives a NaN loss (torch raises ``IndexError``), invalid
+hyper-parameters raise ``ValueError`` where torch raises ``RuntimeError``, and
+negative weights and ``label_smoothing`` raise ``ValueError`` where torch accepts
+them.
 """
 
 from __future__ import annotations
@@ -47,6 +60,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from jaxloss import _checks
@@ -139,13 +153,67 @@ def _torch_reduction(
     return _REDUCTIONS[reduction]
 
 
-def _check_weight_shape(weight: ArrayLike | None, input: ArrayLike) -> None:
-    """torch's ``mse_loss``, ``l1_loss`` and ``huber_loss`` take a weight per element."""
-    if weight is not None and jnp.shape(weight) != jnp.shape(input):
-        raise ValueError(
-            "weight and input must have the same shape, "
-            f"got weight.shape={jnp.shape(weight)} and input.shape={jnp.shape(input)}"
-        )
+# Hyper-parameters under torch's names, checked here so that a message names torch's
+# argument whatever the native loss calls it. Concrete values only: a traced one
+# cannot be inspected (jaxloss.checked checks values under jit).
+_DELTA = Parameter("delta", low=0.0, low_open=True)
+_BETA = Parameter("beta", low=0.0)
+_LABEL_SMOOTHING = Parameter("label_smoothing", low=0.0, high=1.0)
+# torch accepts negative weights; the native losses refuse them, and so does the adapter.
+_POS_WEIGHT = Parameter("pos_weight", low=0.0, optional=True)
+_WEIGHT = Parameter("weight", low=0.0, optional=True)
+
+
+def _as_array(name: str, value: ArrayLike) -> jax.Array:
+    """``value`` as an array for the checks; a jax array as it is (``jnp.asarray``
+    of one costs a dispatch, which the eager call would pay on every call)."""
+    return value if isinstance(value, jax.Array) else _checks.as_array(name, value)
+
+
+def _checked_input(input: ArrayLike) -> jax.Array:
+    """torch's ``input`` as an array: every loss here differentiates it, so floating."""
+    input_array = _as_array("input", input)
+    _checks.check_floating("input", input_array)
+    return input_array
+
+
+def _checked_weight(parameter: Parameter, value: ArrayLike) -> jax.Array:
+    """A real-valued ``weight`` or ``pos_weight``, in its range when concrete."""
+    array = _as_array(parameter.name, value)
+    _checks.check_numeric(parameter.name, array)
+    parameter.check_concrete(value)
+    return array
+
+
+def _check_elementwise(
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    *,
+    weight_broadcasts: bool = False,
+    pos_weight: ArrayLike | None = None,
+) -> None:
+    """An elementwise loss's arguments, under torch's names and as the caller shaped them.
+
+    ``target`` has ``input``'s shape. ``weight`` has it too (``mse_loss``, ``l1_loss``,
+    ``huber_loss``), or, with ``weight_broadcasts``, broadcasts to it without
+    enlarging it, as ``pos_weight`` does (the binary cross-entropies).
+    """
+    input_array = _checked_input(input)
+    target_array = _as_array("target", target)
+    _checks.check_numeric("target", target_array)
+    _checks.check_same_shape("input", input_array, "target", target_array)
+    for parameter, value in ((_WEIGHT, weight), (_POS_WEIGHT, pos_weight)):
+        if value is None:
+            continue
+        array = _checked_weight(parameter, value)
+        if parameter is _POS_WEIGHT or weight_broadcasts:
+            _checks.check_broadcastable(parameter.name, array, input_array.shape, "input")
+        elif array.shape != input_array.shape:
+            raise ValueError(
+                "weight and input must have the same shape, "
+                f"got weight.shape={array.shape} and input.shape={input_array.shape}"
+            )
 
 
 def _mean_over_elements(
@@ -174,15 +242,73 @@ def _class_axis(input: ArrayLike) -> int:
     return 0 if jnp.ndim(input) == 1 else 1
 
 
+def _check_classes(
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, *, probabilities: bool
+) -> bool:
+    """``cross_entropy``'s and ``nll_loss``'s arguments, in torch's layout and names.
+
+    The checks run here, on the shapes the caller passed, before the native loss moves
+    the class axis last: a message shows ``input``'s class axis where torch has it.
+    With ``probabilities`` (``cross_entropy``) a ``target`` of ``input``'s shape holds
+    class probabilities, which must be floating point, as in torch. Returns whether
+    ``target`` holds class probabilities.
+    """
+    input_array = _checked_input(input)
+    shape = input_array.shape
+    if not shape:
+        raise ValueError(
+            "input must have a class axis, shape (C,), (N, C) or (N, C, d1, ...), got ()"
+        )
+    axis = _class_axis(input_array)
+    if shape[axis] == 0:
+        raise ValueError(
+            f"input must have at least one class (axis {axis}), got input.shape={shape}"
+        )
+    target_array = _as_array("target", target)
+    _checks.check_numeric("target", target_array)
+    holds_probabilities = probabilities and target_array.shape == shape
+    if holds_probabilities:
+        if not jnp.issubdtype(target_array.dtype, jnp.floating):
+            # torch's message, word for word but for the dtype's name.
+            raise TypeError(
+                "Expected floating point type for target with class probabilities, "
+                f"got {target_array.dtype}"
+            )
+    else:
+        label_shape = shape[:axis] + shape[axis + 1 :]
+        if target_array.shape != label_shape:
+            or_probabilities = f" or {shape} (class probabilities)" if probabilities else ""
+            raise ValueError(
+                f"target must have shape {label_shape} (class indices: input.shape={shape} "
+                f"without its class axis {axis}){or_probabilities}, got {target_array.shape}"
+            )
+        _checks.check_integer("target", target_array)
+    if weight is not None:
+        _checks.check_shape(
+            "weight",
+            _checked_weight(_WEIGHT, weight),
+            (shape[axis],),
+            f"one weight per class of input.shape={shape}, class axis {axis}",
+        )
+    return holds_probabilities
+
+
 def _class_weight_rows(weight: ArrayLike, input: ArrayLike, axis: int) -> jax.Array:
     """``weight[c]`` laid along the class axis and broadcast to ``input``'s shape."""
-    weight_array = _checks.as_array("weight", weight)
-    _checks.check_numeric("weight", weight_array)
     shape = jnp.shape(input)
-    _checks.check_shape("weight", weight_array, (shape[axis],), "one weight per class")
     along_axis = [1] * len(shape)
     along_axis[axis] = shape[axis]
-    return jnp.broadcast_to(weight_array.reshape(along_axis), shape)
+    return jnp.broadcast_to(jnp.asarray(weight).reshape(along_axis), shape)
+
+
+def _known_zero(value: ArrayLike) -> bool:
+    """Whether ``value`` is 0 at trace time; a traced value (under jit, vmap) is not known."""
+    if isinstance(value, int | float):
+        return value == 0
+    try:
+        return bool(np.all(np.asarray(value) == 0))
+    except jax.errors.TracerArrayConversionError:
+        return False
 
 
 # --------------------------------------------------------------------------------------
@@ -202,6 +328,7 @@ def mse_loss(
     With ``weight`` (one per element, as in torch) ``"mean"`` is
     ``sum(w * l) / sum(w)``, torch's and the native rule alike. A ``target`` whose
     shape differs from ``input`` raises ``ValueError``; torch warns and broadcasts.
+    A negative ``weight`` raises ``ValueError`` when concrete (torch accepts it).
 
     Args:
       input: predictions, any shape.
@@ -223,7 +350,7 @@ def mse_loss(
     native = _torch_reduction(
         size_average, reduce, reduction, python_weighted_path=weight is not None
     )
-    _check_weight_shape(weight, input)
+    _check_elementwise(input, target, weight)
     return _native_mse(input, target, reduction=native, weights=weight)
 
 
@@ -249,7 +376,7 @@ def l1_loss(
     native = _torch_reduction(
         size_average, reduce, reduction, python_weighted_path=weight is not None
     )
-    _check_weight_shape(weight, input)
+    _check_elementwise(input, target, weight)
     return _native_mae(input, target, reduction=native, weights=weight)
 
 
@@ -265,7 +392,10 @@ def huber_loss(
     torch's ``huber_loss`` has no legacy arguments. With ``weight`` (one per element)
     its ``"mean"`` is ``sum(w * l) / N`` over the ``N`` elements, unlike
     ``mse_loss``'s, and so is this one's. A non-positive ``delta`` raises
-    ``ValueError`` (torch: ``RuntimeError``); shapes as in :func:`mse_loss`.
+    ``ValueError`` naming ``delta`` (torch: ``RuntimeError``) when it is concrete; a
+    traced one (under ``jit`` or ``vmap``) is not checked:
+    ``jaxloss.checked(jaxloss.huber)`` checks it at run time. Shapes and ``weight``
+    as in :func:`mse_loss`.
 
     Example:
       >>> import jax.numpy as jnp
@@ -275,7 +405,8 @@ def huber_loss(
       Array(0.0625, dtype=float32)
     """
     native = _torch_reduction(None, None, reduction, python_weighted_path=weight is not None)
-    _check_weight_shape(weight, input)
+    _check_elementwise(input, target, weight)
+    _DELTA.check_concrete(delta)
     return _mean_over_elements(
         _native_huber, input, target, reduction=native, weight=weight, delta=delta
     )
@@ -292,7 +423,9 @@ def smooth_l1_loss(
     r"""``torch.nn.functional.smooth_l1_loss`` over :func:`jaxloss.smooth_l1`.
 
     ``beta = 0`` is the L1 loss, as in torch. A negative ``beta`` raises
-    ``ValueError`` (torch: ``RuntimeError``); shapes as in :func:`mse_loss`.
+    ``ValueError`` naming ``beta`` (torch: ``RuntimeError``) when it is concrete; a
+    traced one is not checked: ``jaxloss.checked(jaxloss.smooth_l1)`` checks it at
+    run time. Shapes as in :func:`mse_loss`.
 
     Example:
       >>> import jax.numpy as jnp
@@ -301,6 +434,8 @@ def smooth_l1_loss(
       Array(1.3125, dtype=float32)
     """
     native = _torch_reduction(size_average, reduce, reduction)
+    _check_elementwise(input, target)
+    _BETA.check_concrete(beta)
     return _native_smooth_l1(input, target, beta=beta, reduction=native)
 
 
@@ -321,7 +456,8 @@ def binary_cross_entropy(
     Logs are clamped at -100 and the gradient divides by ``max(p (1 - p), 1e-12)``,
     as in torch. ``weight`` rescales each element (it broadcasts to ``input``) and
     ``"mean"`` divides by the element count, torch's rule: the native ``"sum"``
-    over ``N``. Probabilities outside ``[0, 1]`` give NaN where torch raises.
+    over ``N``. Probabilities outside ``[0, 1]`` give NaN where torch raises. A
+    negative ``weight`` raises ``ValueError`` when concrete (torch accepts it).
 
     Example:
       >>> import jax.numpy as jnp
@@ -331,6 +467,7 @@ def binary_cross_entropy(
       Array(0.105..., dtype=float32)
     """
     native = _torch_reduction(size_average, reduce, reduction)
+    _check_elementwise(input, target, weight, weight_broadcasts=True)
     return _mean_over_elements(
         _native_binary_cross_entropy, input, target, reduction=native, weight=weight
     )
@@ -350,7 +487,11 @@ def binary_cross_entropy_with_logits(
     :func:`jaxloss.sigmoid_binary_cross_entropy` with ``pos_weight`` passed through
     and ``weight`` as in :func:`binary_cross_entropy` (``"mean"`` divides by the
     element count). ``weight`` and ``pos_weight`` must broadcast to ``input``'s shape
-    without enlarging it: ``ValueError`` where torch raises ``RuntimeError``.
+    without enlarging it: ``ValueError`` where torch raises ``RuntimeError``. A
+    negative ``weight`` or ``pos_weight`` raises ``ValueError`` naming it when it is
+    concrete (torch accepts both); a traced one is not checked:
+    ``jaxloss.checked(jaxloss.sigmoid_binary_cross_entropy)`` checks ``weights`` and
+    ``pos_weight`` at run time.
 
     Example:
       >>> import jax.numpy as jnp
@@ -360,6 +501,7 @@ def binary_cross_entropy_with_logits(
       Array(0.536..., dtype=float32)
     """
     native = _torch_reduction(size_average, reduce, reduction)
+    _check_elementwise(input, target, weight, weight_broadcasts=True, pos_weight=pos_weight)
     return _mean_over_elements(
         _native_sigmoid_binary_cross_entropy,
         input,
@@ -408,11 +550,23 @@ def cross_entropy(
     *Class probabilities* go to :func:`jaxloss.softmax_cross_entropy`; ``weight``
     multiplies each class's (smoothed) target and ``"mean"`` divides by the number
     of examples, torch's rule. ``ignore_index >= 0`` raises ``ValueError`` there, as
-    torch raises.
+    torch raises, and so does an integer or boolean ``target`` of ``input``'s shape,
+    with torch's message (``TypeError``, the house rule for a dtype; torch:
+    ``RuntimeError``).
 
-    Differences from torch: a ``"mean"`` over no kept targets is 0 (torch: NaN); a
-    class index outside ``[0, C)`` that is not ``ignore_index`` gives a NaN loss
-    (torch raises ``IndexError``).
+    ``label_smoothing`` may be traced (swept under ``vmap``, an argument under
+    ``jit``), with the values of the concrete path. A concrete one outside
+    ``[0, 1]`` raises ``ValueError`` naming ``label_smoothing`` (torch raises only
+    above 1), and a concrete negative ``weight`` raises ``ValueError`` naming
+    ``weight`` (torch accepts it); traced values are not checked:
+    ``jaxloss.checked(jaxloss.softmax_cross_entropy_with_integer_labels)`` checks
+    them at run time. Shape and dtype errors name ``input``, ``target`` and
+    ``weight`` and show the shapes as passed, class axis 1.
+
+    Differences from torch: a ``"mean"`` over no kept targets is 0 (torch: NaN), and
+    so is a ``"mean"`` whose kept targets' weights ``weight[y]`` sum to 0, with
+    gradient 0 (torch: ``0 / 0 = NaN``); a class index outside ``[0, C)`` that is not
+    ``ignore_index`` gives a NaN loss (torch raises ``IndexError``).
 
     Example:
       >>> import jax.numpy as jnp
@@ -422,9 +576,15 @@ def cross_entropy(
       Array(0.169..., dtype=float32)
     """
     native = _torch_reduction(size_average, reduce, reduction)
+    holds_probabilities = _check_classes(input, target, weight, probabilities=True)
     _LABEL_SMOOTHING.check_concrete(label_smoothing)
+    if jnp.ndim(label_smoothing) != 0:
+        raise ValueError(
+            f"label_smoothing must be a scalar, got shape {jnp.shape(label_smoothing)}"
+        )
     axis = _class_axis(input)
-    if jnp.shape(target) == jnp.shape(input):
+    num_classes = jnp.shape(input)[axis]
+    if holds_probabilities:
         if ignore_index >= 0:
             raise ValueError("ignore_index is not supported for class-probability targets")
         if weight is None:
@@ -432,13 +592,17 @@ def cross_entropy(
                 input, target, axis=axis, label_smoothing=label_smoothing, reduction=native
             )
         # Smoothing first, then the class weight: torch's order.
-        num_classes = jnp.shape(input)[axis]
-        smoothed = (1 - label_smoothing) * jnp.asarray(target) + label_smoothing / num_classes
+        target_array = jnp.asarray(target)
+        smoothing = _same_dtype(label_smoothing, target_array.dtype)
+        smoothed = (1 - smoothing) * target_array + smoothing / num_classes
         weighted = _class_weight_rows(weight, input, axis) * smoothed
         return _native_softmax_cross_entropy(input, weighted, axis=axis, reduction=native)
 
     keep = jnp.asarray(target) != ignore_index
-    if weight is None or label_smoothing == 0:
+    # Only a smoothing known to be 0 takes the one-call path; a traced one (a sweep
+    # under vmap, an argument under jit) takes the composed formula, which at 0 is
+    # the same value, 1 * CE_w + 0 * (a finite sum).
+    if weight is None or _known_zero(label_smoothing):
         return _native_integer_cross_entropy(
             input,
             target,
@@ -463,8 +627,15 @@ def cross_entropy(
         label_weights = jnp.take(jnp.asarray(weight), jnp.asarray(target), mode="clip")
         total = jnp.sum(jnp.where(keep, label_weights, 0)).astype(smoothing_term.dtype)
         smoothing_term = safe_divide(smoothing_term, total)
-    num_classes = jnp.shape(input)[axis]
-    return (1 - label_smoothing) * nll_term + (label_smoothing / num_classes) * smoothing_term
+    smoothing = _same_dtype(label_smoothing, nll_term.dtype)
+    return (1 - smoothing) * nll_term + (smoothing / num_classes) * smoothing_term
+
+
+def _same_dtype(value: ArrayLike, dtype: Any) -> float | jax.Array:
+    """A Python number as it is (weakly typed); an array cast to ``dtype``."""
+    if isinstance(value, int | float):
+        return value
+    return jnp.asarray(value).astype(dtype)
 
 
 def _negative_log_likelihood(log_probabilities: jax.Array, labels: jax.Array):
@@ -494,7 +665,6 @@ _NEGATIVE_LOG_LIKELIHOOD = LossDefinition(
     gradient_doc="",
     hessian_doc="",
 )
-_LABEL_SMOOTHING = Parameter("label_smoothing", low=0.0, high=1.0)
 
 
 @_NEGATIVE_LOG_LIKELIHOOD.public
@@ -518,8 +688,11 @@ def nll_loss(
     ``where=(target != ignore_index)``, float32 accumulation), hence torch's
     ``"mean"``: ``sum(w[y] l) / sum(w[y])`` over the kept targets.
 
-    Differences from torch as in :func:`cross_entropy` (a mean over nothing is 0; an
-    out-of-range index gives NaN).
+    Differences from torch as in :func:`cross_entropy`: a ``"mean"`` over no kept
+    targets, or over kept targets whose weights ``weight[y]`` sum to 0, is 0 with
+    gradient 0 (torch: NaN); an out-of-range index gives NaN; a concrete negative
+    ``weight`` raises ``ValueError`` (torch accepts it; a traced one is not checked).
+    Errors name ``input``, ``target`` and ``weight`` and show the shapes as passed.
 
     Example:
       >>> import jax.numpy as jnp
@@ -529,6 +702,7 @@ def nll_loss(
       Array([0.693..., 0.223...], dtype=float32)
     """
     native = _torch_reduction(size_average, reduce, reduction)
+    _check_classes(input, target, weight, probabilities=False)
     return _NEGATIVE_LOG_LIKELIHOOD.run(
         "loss",
         input,

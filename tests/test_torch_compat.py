@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
 import warnings
 from collections.abc import Callable
 
@@ -17,7 +18,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax.experimental import checkify
 
+import jaxloss
 from jaxloss import torch_compat
 
 torch = pytest.importorskip("torch", reason="torch is not installed (pip install -e '.[dev]')")
@@ -506,3 +509,431 @@ def test_adapters_trace_under_jit():
     np.testing.assert_allclose(
         nll(logits, labels, reduction="sum"), torch_compat.nll_loss(logits, labels, reduction="sum")
     )
+
+
+# --------------------------------------------------------------------------------------
+# A traced label_smoothing (issue 11, item 8).
+
+SMOOTHING_SWEEP = np.asarray([0.0, 0.1, 0.4], np.float32)
+
+
+def smoothing_inputs(kind):
+    shape = CLASS_SHAPES["batched"]
+    logits = normal(shape, seed=7)
+    if kind == "indices":
+        return logits, labels_for(shape, seed=8, ignore=-100)
+    return logits, softmax(normal(shape, seed=9), 1)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+@pytest.mark.parametrize("weight", [None, CLASS_WEIGHT], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("kind", ["indices", "probabilities"])
+def test_traced_label_smoothing_matches_torch_and_the_concrete_path(kind, weight, reduction):
+    logits, target = smoothing_inputs(kind)
+    our_weight = None if weight is None else jnp.asarray(weight)
+
+    def ours(smoothing):
+        return torch_compat.cross_entropy(
+            jnp.asarray(logits),
+            jnp.asarray(target),
+            weight=our_weight,
+            reduction=reduction,
+            label_smoothing=smoothing,
+        )
+
+    swept = jax.vmap(ours)(jnp.asarray(SMOOTHING_SWEEP))
+    jitted = jax.jit(ours)
+    for index, smoothing in enumerate(SMOOTHING_SWEEP.tolist()):
+        theirs = functional.cross_entropy(
+            torch.tensor(logits),
+            torch_array(target),
+            weight=None if weight is None else torch.tensor(weight),
+            reduction=reduction,
+            label_smoothing=smoothing,
+        ).numpy()
+        concrete = ours(smoothing)  # a Python float: the concrete path
+        np.testing.assert_allclose(swept[index], theirs, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(swept[index], concrete, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(jitted(jnp.float32(smoothing)), concrete, rtol=1e-6, atol=1e-7)
+
+
+def test_gradient_under_a_traced_label_smoothing_matches_torch():
+    logits, labels = smoothing_inputs("indices")
+
+    def ours(x, smoothing):
+        return torch_compat.cross_entropy(
+            x, jnp.asarray(labels), weight=jnp.asarray(CLASS_WEIGHT), label_smoothing=smoothing
+        )
+
+    gradients = jax.vmap(jax.grad(ours), in_axes=(None, 0))(
+        jnp.asarray(logits), jnp.asarray(SMOOTHING_SWEEP)
+    )
+    for index, smoothing in enumerate(SMOOTHING_SWEEP.tolist()):
+        their_input = torch.tensor(logits, requires_grad=True)
+        functional.cross_entropy(
+            their_input,
+            torch_array(labels),
+            weight=torch.tensor(CLASS_WEIGHT),
+            label_smoothing=smoothing,
+        ).backward()
+        np.testing.assert_allclose(gradients[index], their_input.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_label_smoothing_must_be_a_scalar():
+    logits, labels = smoothing_inputs("indices")
+    with pytest.raises(
+        ValueError, match=re.escape("label_smoothing must be a scalar, got shape (2,)")
+    ):
+        torch_compat.cross_entropy(
+            jnp.asarray(logits), jnp.asarray(labels), label_smoothing=jnp.asarray([0.1, 0.2])
+        )
+
+
+# --------------------------------------------------------------------------------------
+# Errors in torch's names, with the shapes as passed (issue 11, item 8). torch raises
+# on every one of these inputs too (its own types and words); the native names must
+# not appear, nor the native class-last layout.
+
+# "probabilities" is binary_cross_entropy's native first argument; "class
+# probabilities" is what a target of input's shape holds, torch's own phrase.
+NATIVE_NAMES = re.compile(
+    r"\b(logits|labels|class_weights|predictions|(?<!class )probabilities|targets|weights)\b"
+)
+FOUR_BY_THREE = normal((4, 3), seed=1)
+SPATIAL = normal((2, 3, 4), seed=2)  # class axis 1; the native layout would be (2, 4, 3)
+INDICES = np.asarray([0, 1, 2, 1], np.int32)
+SPATIAL_INDICES = np.zeros((2, 4), np.int32)
+
+ERROR_CASES = {
+    "class indices of the wrong length": (
+        "cross_entropy",
+        FOUR_BY_THREE,
+        INDICES[:2],
+        {},
+        ValueError,
+        "target must have shape (4,) (class indices: input.shape=(4, 3) without its class "
+        "axis 1) or (4, 3) (class probabilities), got (2,)",
+    ),
+    "spatial class indices of the wrong shape": (
+        "cross_entropy",
+        SPATIAL,
+        np.zeros((2, 3), np.int32),
+        {},
+        ValueError,
+        "target must have shape (2, 4) (class indices: input.shape=(2, 3, 4) without its "
+        "class axis 1) or (2, 3, 4) (class probabilities), got (2, 3)",
+    ),
+    "nll_loss spatial class indices of the wrong shape": (
+        "nll_loss",
+        SPATIAL,
+        np.zeros((2, 3), np.int32),
+        {},
+        ValueError,
+        "target must have shape (2, 4) (class indices: input.shape=(2, 3, 4) without its "
+        "class axis 1), got (2, 3)",
+    ),
+    "a float target of neither shape": (
+        "cross_entropy",
+        FOUR_BY_THREE,
+        uniform((4, 2), seed=3),
+        {},
+        ValueError,
+        "target must have shape (4,) (class indices: input.shape=(4, 3) without its class "
+        "axis 1) or (4, 3) (class probabilities), got (4, 2)",
+    ),
+    "float class indices": (
+        "nll_loss",
+        FOUR_BY_THREE,
+        INDICES.astype(np.float32),
+        {},
+        TypeError,
+        "target must have an integer dtype (class indices), got float32",
+    ),
+    "a weight of the wrong length": (
+        "cross_entropy",
+        FOUR_BY_THREE,
+        INDICES,
+        {"weight": np.ones(4, np.float32)},
+        ValueError,
+        "weight must have shape (3,) (one weight per class of input.shape=(4, 3), class "
+        "axis 1), got (4,)",
+    ),
+    "a weight of the wrong length, smoothed": (
+        "cross_entropy",
+        SPATIAL,
+        SPATIAL_INDICES,
+        {"weight": np.ones(4, np.float32), "label_smoothing": 0.1},
+        ValueError,
+        "weight must have shape (3,) (one weight per class of input.shape=(2, 3, 4), class "
+        "axis 1), got (4,)",
+    ),
+    "a weight of the wrong length for probabilities": (
+        "cross_entropy",
+        FOUR_BY_THREE,
+        softmax(FOUR_BY_THREE, 1),
+        {"weight": np.ones(4, np.float32)},
+        ValueError,
+        "weight must have shape (3,) (one weight per class of input.shape=(4, 3), class "
+        "axis 1), got (4,)",
+    ),
+    "nll_loss weight of the wrong length": (
+        "nll_loss",
+        SPATIAL,
+        SPATIAL_INDICES,
+        {"weight": np.ones(4, np.float32)},
+        ValueError,
+        "weight must have shape (3,) (one weight per class of input.shape=(2, 3, 4), class "
+        "axis 1), got (4,)",
+    ),
+    "non-float cross_entropy input": (
+        "cross_entropy",
+        np.ones((4, 3), np.int32),
+        INDICES,
+        {},
+        TypeError,
+        "input must have a floating dtype, got int32",
+    ),
+    "non-float nll_loss input": (
+        "nll_loss",
+        np.ones((4, 3), np.int32),
+        INDICES,
+        {},
+        TypeError,
+        "input must have a floating dtype, got int32",
+    ),
+    "non-float mse_loss input": (
+        "mse_loss",
+        np.ones((4, 3), np.int32),
+        np.ones((4, 3), np.int32),
+        {},
+        TypeError,
+        "input must have a floating dtype, got int32",
+    ),
+    "mse_loss target of another shape": (
+        "mse_loss",
+        FOUR_BY_THREE,
+        FOUR_BY_THREE[:2],
+        {},
+        ValueError,
+        "input and target must have the same shape, got input.shape=(4, 3) and target.shape=(2, 3)",
+    ),
+    "binary_cross_entropy weight that does not broadcast": (
+        "binary_cross_entropy",
+        uniform((4, 3), seed=4),
+        uniform((4, 3), seed=5),
+        {"weight": np.ones(5, np.float32)},
+        ValueError,
+        "weight of shape (5,) does not broadcast to input of shape (4, 3)",
+    ),
+    "pos_weight that does not broadcast": (
+        "binary_cross_entropy_with_logits",
+        FOUR_BY_THREE,
+        uniform((4, 3), seed=5),
+        {"pos_weight": np.ones(5, np.float32)},
+        ValueError,
+        "pos_weight of shape (5,) does not broadcast to input of shape (4, 3)",
+    ),
+}
+
+
+def call_both(name, input, target, options):
+    """Our call and torch's, each as a thunk, with the same arguments."""
+    ours, _, theirs, _ = LOSSES[name]
+    our_options = {key: jax_array(value) for key, value in options.items()}
+    their_options = {key: torch_array(value) for key, value in options.items()}
+    their_input = torch.tensor(input) if input.dtype == np.float32 else torch_array(input)
+    return (
+        lambda: ours(jnp.asarray(input), jnp.asarray(target), **our_options),
+        lambda: theirs(their_input, torch_array(target), **their_options),
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "input", "target", "options", "error", "message"),
+    list(ERROR_CASES.values()),
+    ids=list(ERROR_CASES),
+)
+def test_errors_name_torchs_arguments_and_the_shapes_passed(
+    name, input, target, options, error, message
+):
+    ours, theirs = call_both(name, input, target, options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # mse_loss warns before it raises
+        with pytest.raises((RuntimeError, ValueError, NotImplementedError)):
+            theirs()
+    with pytest.raises(error) as raised:
+        ours()
+    assert str(raised.value) == message
+    assert not NATIVE_NAMES.search(str(raised.value))
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype"),
+    [((4, 3), np.int32), ((4, 3), np.uint8), ((3,), np.int32), ((4, 3), np.bool_)],
+    ids=["int32", "uint8", "unbatched", "bool"],
+)
+def test_integer_targets_of_the_inputs_shape_are_refused_with_torchs_message(shape, dtype):
+    # torch reads a target of input's shape as class probabilities and refuses an
+    # integer one ("Expected floating point type for target with class probabilities,
+    # got Long"). Ours says the same, with jax's dtype name; TypeError, the house rule
+    # for a dtype (non-float input, float class indices), where torch raises RuntimeError.
+    logits = normal(shape, seed=1)
+    target = np.ones(shape, dtype)
+    their_target = torch.tensor(target)
+    with pytest.raises(RuntimeError) as theirs:
+        functional.cross_entropy(torch.tensor(logits), their_target)
+    with pytest.raises(TypeError) as ours:
+        torch_compat.cross_entropy(jnp.asarray(logits), jnp.asarray(target))
+    their_words, their_dtype = str(theirs.value).rsplit(" got ", 1)
+    our_words, our_dtype = str(ours.value).rsplit(" got ", 1)
+    assert our_words == their_words
+    # The same dtype, in each library's spelling.
+    torch_spelling = {"int32": "Int", "uint8": "Byte", "bool": "Bool"}[np.dtype(dtype).name]
+    assert (their_dtype, our_dtype) == (torch_spelling, np.dtype(dtype).name)
+    # The module form says the same.
+    with pytest.raises(TypeError, match="for target with class probabilities"):
+        torch_compat.CrossEntropyLoss()(jnp.asarray(logits), jnp.asarray(target))
+
+
+# --------------------------------------------------------------------------------------
+# "mean" when the kept targets' weights sum to 0 (issue 11, item 8).
+
+ZERO_WEIGHT_LABELS = np.asarray([0, 0, 1, -100], np.int32)  # kept labels 0, 0, 1
+ZERO_WEIGHT = np.asarray([0.0, 0.0, 1.5], np.float32)  # both kept classes weigh 0
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("cross_entropy", {}),
+        ("cross_entropy", {"label_smoothing": 0.2}),
+        ("nll_loss", {}),
+    ],
+    ids=["cross_entropy", "cross_entropy-smoothed", "nll_loss"],
+)
+def test_mean_over_zero_weight_targets_is_zero_where_torch_gives_nan(name, options):
+    logits = normal((4, 3), seed=1)
+    ours, theirs = build(name, "functional", {**options, "weight": ZERO_WEIGHT})
+    assert np.isnan(theirs(torch.tensor(logits), torch_array(ZERO_WEIGHT_LABELS)).item())
+    labels = jnp.asarray(ZERO_WEIGHT_LABELS)
+    assert float(ours(jnp.asarray(logits), labels)) == 0.0
+    gradient = jax.grad(lambda x: ours(x, labels))(jnp.asarray(logits))
+    assert np.all(np.isfinite(gradient))
+    # Smoothing spreads over the weighted class 2 too, so its numerator is not 0:
+    # the 0 comes from the rule "a mean over zero total weight is 0", not from 0 / x.
+    if not options:
+        assert not np.any(gradient)
+    # "sum" has no denominator and agrees with torch.
+    ours_sum, theirs_sum = build(
+        name, "functional", {**options, "weight": ZERO_WEIGHT, "reduction": "sum"}
+    )
+    assert_parity(ours_sum, theirs_sum, logits, ZERO_WEIGHT_LABELS)
+
+
+# --------------------------------------------------------------------------------------
+# Hyper-parameters range-checked under torch's names when concrete (issue 11, item 7).
+
+RANGE_CASES = {
+    "huber_loss delta": (
+        "huber_loss",
+        {"delta": 0.0},
+        "delta must lie in (0.0, inf), got 0.0",
+        "non-positive values for delta",
+    ),
+    "smooth_l1_loss beta": (
+        "smooth_l1_loss",
+        {"beta": -0.5},
+        "beta must lie in [0.0, inf), got -0.5",
+        "negative values for beta",
+    ),
+    "label_smoothing above 1": (
+        "cross_entropy",
+        {"label_smoothing": 1.5},
+        "label_smoothing must lie in [0.0, 1.0], got 1.5",
+        "label_smoothing must be between 0.0 and 1.0",
+    ),
+    "label_smoothing below 0": (
+        "cross_entropy",
+        {"label_smoothing": -0.1},
+        "label_smoothing must lie in [0.0, 1.0], got -0.1",
+        None,
+    ),
+    "pos_weight": (
+        "binary_cross_entropy_with_logits",
+        {"pos_weight": np.asarray([1.0, -2.0, 0.5], np.float32)},
+        "pos_weight must lie in [0.0, inf); got pos_weight[1] = np.float32(-2.0)",
+        None,
+    ),
+    "cross_entropy weight": (
+        "cross_entropy",
+        {"weight": np.asarray([1.0, np.nan, 0.5], np.float32)},
+        "weight must lie in [0.0, inf); got weight[1] = np.float32(nan)",
+        None,
+    ),
+    "nll_loss weight": (
+        "nll_loss",
+        {"weight": np.asarray([1.0, 1.0, -0.5], np.float32)},
+        "weight must lie in [0.0, inf); got weight[2] = np.float32(-0.5)",
+        None,
+    ),
+    "binary_cross_entropy weight": (
+        "binary_cross_entropy",
+        {"weight": np.asarray([1.0, -1.0, 0.5], np.float32)},
+        "weight must lie in [0.0, inf); got weight[1] = np.float32(-1.0)",
+        None,
+    ),
+    "mse_loss weight": (
+        "mse_loss",
+        {"weight": -np.ones((4, 3), np.float32)},
+        "weight must lie in [0.0, inf); got weight[0, 0] = np.float32(-1.0)",
+        None,
+    ),
+}
+
+
+def range_inputs(name):
+    if name in ("cross_entropy", "nll_loss"):
+        return FOUR_BY_THREE, INDICES
+    if name == "binary_cross_entropy":
+        return uniform((4, 3), seed=4), uniform((4, 3), seed=5)
+    return FOUR_BY_THREE, uniform((4, 3), seed=5)
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "message", "torch_message"),
+    list(RANGE_CASES.values()),
+    ids=list(RANGE_CASES),
+)
+def test_concrete_hyper_parameters_are_range_checked_under_torchs_names(
+    name, options, message, torch_message
+):
+    input, target = range_inputs(name)
+    ours, theirs = call_both(name, input, target, options)
+    if torch_message is None:  # torch accepts the value; jaxloss refuses it, as documented
+        theirs()
+    else:
+        with pytest.raises(RuntimeError, match=torch_message):
+            theirs()
+    with pytest.raises(ValueError) as raised:
+        ours()
+    assert str(raised.value) == message
+    assert not NATIVE_NAMES.search(str(raised.value))
+
+
+def test_module_forms_check_hyper_parameters_when_called():
+    with pytest.raises(ValueError, match=re.escape("delta must lie in (0.0, inf), got -1.0")):
+        torch_compat.HuberLoss(delta=-1.0)(jnp.zeros(3), jnp.zeros(3))
+    with pytest.raises(ValueError, match=re.escape("label_smoothing must lie in [0.0, 1.0]")):
+        torch_compat.CrossEntropyLoss(label_smoothing=2.0)(
+            jnp.asarray(FOUR_BY_THREE), jnp.asarray(INDICES)
+        )
+
+
+def test_traced_hyper_parameters_are_not_checked_but_checked_catches_them():
+    # As the docstrings say: under jit the value cannot be inspected, so an invalid
+    # delta goes through; jaxloss.checked on the native loss raises at run time.
+    input, target = jnp.asarray(FOUR_BY_THREE), jnp.asarray(uniform((4, 3), seed=5))
+    traced = jax.jit(lambda delta: torch_compat.huber_loss(input, target, delta=delta))
+    assert traced(jnp.float32(-1.0)).shape == ()
+    with pytest.raises(checkify.JaxRuntimeError, match="delta"):
+        jaxloss.checked(jaxloss.huber)(input, target, delta=jnp.float32(-1.0))
