@@ -550,9 +550,9 @@ def cross_entropy(
     *Class probabilities* go to :func:`jaxloss.softmax_cross_entropy`; ``weight``
     multiplies each class's (smoothed) target and ``"mean"`` divides by the number
     of examples, torch's rule. ``ignore_index >= 0`` raises ``ValueError`` there, as
-    torch raises, and so does an integer or boolean ``target`` of ``input``'s shape,
-    with torch's message (``TypeError``, the house rule for a dtype; torch:
-    ``RuntimeError``).
+    torch raises. An integer or boolean ``target`` of ``input``'s shape is refused
+    as in torch, with torch's message, as a ``TypeError`` (the house rule for a bad
+    dtype; torch raises ``RuntimeError``).
 
     ``label_smoothing`` may be traced (swept under ``vmap``, an argument under
     ``jit``), with the values of the concrete path. A concrete one outside
@@ -599,9 +599,10 @@ def cross_entropy(
         return _native_softmax_cross_entropy(input, weighted, axis=axis, reduction=native)
 
     keep = jnp.asarray(target) != ignore_index
-    # Only a smoothing known to be 0 takes the one-call path; a traced one (a sweep
-    # under vmap, an argument under jit) takes the composed formula, which at 0 is
-    # the same value, 1 * CE_w + 0 * (a finite sum).
+    # Only a smoothing known to be 0 takes the one-call path: a traced one (a sweep
+    # under vmap, an argument under jit) cannot be compared in Python, so it takes the
+    # composed formula, which at 0 is the same value, 1 * CE_w + 0 * (the smoothing
+    # sum), as long as that sum is finite (a -inf logit makes it inf, and 0 * inf NaN).
     if weight is None or _known_zero(label_smoothing):
         return _native_integer_cross_entropy(
             input,
