@@ -110,7 +110,7 @@ def check_array_range(
     if not np.all(ok):
         offending = tuple(int(i) for i in np.argwhere(~ok)[0])
         where = f"{name}[{', '.join(map(str, offending))}]" if offending else name
-        raise ValueError(f"{name} {requirement}; got {where} = {array[offending]!r}")
+        raise ValueError(f"{name} {requirement}; got {where} = {array[offending].item()!r}")
 
 
 def _closed_form_core(value_and_partials: ValueAndPartials) -> Callable[..., jax.Array]:

@@ -327,6 +327,17 @@ def test_unknown_functions_raise_value_error():
         checked(checked(jaxloss.mse))
 
 
+def test_gradients_and_hessians_are_checked_too():
+    # checked(jaxloss.hessians.mse) used to be refused as "not a loss of the registry".
+    predictions = jnp.asarray([1.0, 2.0])
+    for twin in (jaxloss.gradients.mse, jaxloss.hessians.mse):
+        np.testing.assert_array_equal(
+            checked(twin)(predictions, jnp.zeros(2)), twin(predictions, jnp.zeros(2))
+        )
+        with pytest.raises(checkify.JaxRuntimeError, match=re.escape("predictions[1] = nan")):
+            checked(twin)(jnp.asarray([1.0, np.nan]), jnp.zeros(2))
+
+
 def test_signature_is_the_losses():
     for spec in SPECS:
         assert inspect.signature(checked(spec.loss)) == inspect.signature(spec.loss)

@@ -233,6 +233,76 @@ def test_invalid_options_raise_value_error_naming_the_option(call, message):
         call()
 
 
+_LOGITS, _LABELS = jnp.zeros((2, 3)), jnp.asarray([0, 2])
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        # A negative pos_weight made a negative loss before it was checked.
+        (
+            lambda: jaxloss.sigmoid_binary_cross_entropy(
+                jnp.zeros(2), jnp.ones(2), pos_weight=-1.0
+            ),
+            r"pos_weight must lie in \[0.0, inf\), got -1.0",
+        ),
+        (
+            lambda: jaxloss.softmax_cross_entropy_with_integer_labels(
+                _LOGITS, _LABELS, class_weights=jnp.asarray([1.0, -2.0, 1.0])
+            ),
+            r"class_weights must be finite and non-negative; got class_weights\[1\] = -2.0",
+        ),
+        (
+            lambda: jaxloss.mse(jnp.zeros(2), jnp.zeros(2), weights=jnp.asarray([1.0, jnp.nan])),
+            r"weights must be finite and non-negative; got weights\[1\] = nan",
+        ),
+        (
+            lambda: jaxloss.rescaled_square_loss(_LOGITS, _LABELS, k=0.0),
+            r"k must lie in \(0.0, inf\), got 0.0",
+        ),
+        (
+            lambda: jaxloss.rescaled_square_loss(_LOGITS, _LABELS, m=np.float32(np.inf)),
+            r"m must lie in \(-inf, inf\); got m = inf",
+        ),
+        # delta of the wrong shape named delta instead of a raw broadcasting error.
+        (
+            lambda: jaxloss.huber(jnp.zeros(2), jnp.zeros(2), delta=jnp.ones(3)),
+            r"delta of shape \(3,\) does not broadcast to predictions of shape \(2,\)",
+        ),
+        (
+            lambda: jaxloss.softmax_cross_entropy(
+                _LOGITS, jnp.zeros((2, 3)), label_smoothing=jnp.full(2, 0.1)
+            ),
+            r"label_smoothing must be a scalar",
+        ),
+        # A class axis of size 0 raised XLA's "zero-size array to reduction operation max".
+        (
+            lambda: jaxloss.softmax_cross_entropy_with_integer_labels(
+                jnp.zeros((3, 0)), jnp.zeros(3, jnp.int32)
+            ),
+            r"logits must have at least one class, got logits.shape=\(3, 0\)",
+        ),
+    ],
+)
+def test_hyper_parameters_weights_and_shapes_are_checked_with_a_message_naming_them(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_one_hot_accepts_numpy_integers_and_refuses_other_types():
+    np.testing.assert_array_equal(jaxloss.one_hot(jnp.asarray([1]), np.int64(3)), [[0.0, 1.0, 0.0]])
+    with pytest.raises(TypeError, match="num_classes must be an int, got float"):
+        jaxloss.one_hot(jnp.asarray([1]), 3.0)
+
+
+def test_traced_hyper_parameters_are_not_checked_but_checked_mode_catches_them():
+    # Under a caller's jit the value is a tracer: no eager check can run.
+    value = jax.jit(lambda d: jaxloss.huber(jnp.ones(2), jnp.zeros(2), delta=d))(-1.0)
+    assert jnp.isfinite(value)
+    with pytest.raises(ValueError, match="delta must lie in"):
+        jaxloss.checked(jaxloss.huber)(jnp.ones(2), jnp.zeros(2), delta=jnp.float32(-1.0))
+
+
 def test_integer_and_boolean_targets_are_cast_for_value_losses():
     logits = jnp.asarray([0.5, -1.0, 2.0])
     expected = jaxloss.sigmoid_binary_cross_entropy(logits, jnp.asarray([1.0, 0.0, 1.0]))

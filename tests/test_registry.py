@@ -1,20 +1,31 @@
 """Generic checks run on every row of ``jaxloss.registry.LOSSES``.
 
-A loss added to the registry is checked here by construction: jit, vmap, the
-closed-form gradient against autodiff of the textbook formula (float64), second
-derivatives, finiteness at extremes, masking and the dtype policy.
+A loss defined in a family module is checked here by construction: jit, vmap, the
+closed-form gradient, Hessian, Hessian-vector product and every other partial (with
+respect to targets and hyper-parameters) against autodiff of the independent textbook
+formula in ``tests/reference.py`` (float64), finiteness at extremes, masking, the
+dtype policy, and that the loss, its gradient and its Hessian share one signature and
+one set of range checks.
+
+The loss's own derivative rule *is* its closed form (a ``custom_jvp`` built from the
+definition's partials), so "closed form equals ``jax.grad`` of the loss" would compare
+the code with itself: every derivative here is compared with the reference instead.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
+import math
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax.test_util import check_grads
 
+import jaxloss
 from jaxloss.registry import LOSSES, LossSpec
 from tests import reference
 
@@ -41,18 +52,23 @@ def weights_and_mask(spec: LossSpec, shape, dtype, seed=1):
     rng = np.random.default_rng(seed)
     unreduced_shape = loss_shape(spec, shape)
     weights = jnp.asarray(rng.uniform(0.1, 2.0, size=unreduced_shape).astype(dtype))
-    where = jnp.asarray(rng.uniform(size=unreduced_shape) < 0.7)
-    return weights, where
+    kept = (rng.uniform(size=unreduced_shape) < 0.7).reshape(-1)
+    # At least one entry kept, and one masked where there are two: a variant that
+    # masks everything would compare 0 with 0.
+    kept[0] = True
+    if kept.size > 1:
+        kept[-1] = False
+    return weights, jnp.asarray(kept.reshape(unreduced_shape))
 
 
-VARIANTS = ("plain", "weighted", "masked", "weighted_masked_options")
+VARIANTS = ("plain", "weighted_options", "masked", "weighted_masked_options")
 
 
 def variant_kwargs(spec: LossSpec, variant: str, shape, dtype):
     weights, where = weights_and_mask(spec, shape, dtype)
     kwargs = {
         "plain": {},
-        "weighted": {"weights": weights},
+        "weighted_options": {"weights": weights, **spec.options},
         "masked": {"where": where},
         "weighted_masked_options": {"weights": weights, "where": where, **spec.options},
     }[variant]
@@ -67,7 +83,8 @@ def test_jit_equals_no_jit(spec, reduction):
     jitted = jax.jit(call)(first, second)
     with jax.disable_jit():
         eager = call(first, second)
-    np.testing.assert_allclose(jitted, eager, rtol=1e-6, atol=1e-7)
+    chex.assert_shape(jitted, loss_shape(spec, (3, 4)) if reduction == "none" else ())
+    chex.assert_trees_all_close(jitted, eager, rtol=1e-6, atol=1e-7)
 
 
 @by_name
@@ -76,7 +93,8 @@ def test_vmap_equals_python_loop(spec):
     call = functools.partial(spec.loss, **spec.options)
     mapped = jax.vmap(call)(first, second)
     looped = jnp.stack([call(first[i], second[i]) for i in range(first.shape[0])])
-    np.testing.assert_allclose(mapped, looped, rtol=1e-6)
+    chex.assert_shape(mapped, (6,))
+    chex.assert_trees_all_close(mapped, looped, rtol=1e-6)
 
 
 @by_name
@@ -277,3 +295,94 @@ def test_closed_form_hessian_matches_jax_hessian_in_float64(spec, reduction):
                 rtol=1e-10,
                 atol=1e-13,
             )
+
+
+@by_name
+def test_loss_gradient_and_hessian_share_one_signature(spec):
+    signature = inspect.signature(spec.loss)
+    assert spec.loss is getattr(jaxloss, spec.name)
+    assert spec.gradient is getattr(jaxloss.gradients, spec.name)
+    assert spec.hessian is getattr(jaxloss.hessians, spec.name)
+    for twin, module in ((spec.gradient, "jaxloss.gradients"), (spec.hessian, "jaxloss.hessians")):
+        assert inspect.signature(twin) == signature
+        assert (twin.__name__, twin.__module__) == (spec.name, module)
+        assert twin.__doc__ and ">>>" in twin.__doc__
+    # Hyper-parameters are keyword-only and declared, with their defaults, in order.
+    keyword_only = [
+        name
+        for name, parameter in signature.parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    declared = [parameter.name for parameter in spec.parameters]
+    assert [name for name in keyword_only if name in declared] == declared
+    assert {"reduction", "weights", "where"} <= set(keyword_only)
+
+
+def _out_of_range(parameter) -> list[float]:
+    values = [math.nan]
+    if parameter.low > -math.inf:
+        values.append(parameter.low if parameter.low_open else parameter.low - 0.5)
+    if parameter.high < math.inf:
+        values.append(parameter.high + 0.5)
+    else:
+        values.append(math.inf)
+    return values
+
+
+@by_name
+def test_every_range_check_applies_to_the_loss_its_gradient_and_its_hessian(spec):
+    first, second = make_inputs(spec, (3, 4))
+    functions = (spec.loss, spec.gradient, spec.hessian)
+    for parameter in spec.parameters:
+        for bad in _out_of_range(parameter):
+            for value in (bad, np.asarray(bad, np.float32)):
+                for function in functions:
+                    with pytest.raises(ValueError, match=parameter.name):
+                        function(first, second, **{**spec.options, parameter.name: value})
+    negative = -jnp.ones(loss_shape(spec, (3, 4)), jnp.float32)
+    for function in functions:
+        with pytest.raises(ValueError, match=r"weights.*finite and non-negative"):
+            function(first, second, weights=negative)
+
+
+@by_name
+def test_partials_for_targets_and_hyper_parameters_match_the_textbook_formula(spec):
+    """The derivative rule's other partials, each against the independent reference."""
+    with jax.enable_x64(True):
+        first, second = make_inputs(spec, (3, 4), np.float64, seed=3)
+        weights, where = weights_and_mask(spec, (3, 4), np.float64)
+        options = {name: jnp.float64(value) for name, value in spec.options.items()}
+        for reduction in REDUCTIONS:
+            kwargs = {"reduction": reduction, "weights": weights, "where": where}
+
+            def ours(y, hyper, kw=kwargs):
+                return jnp.sum(spec.loss(first, y, **hyper, **kw))
+
+            def theirs(y, hyper, kw=kwargs):
+                return jnp.sum(reference.loss(spec.name, first, y, **hyper, **kw))
+
+            arguments = (1,) if spec.target_kind == "labels" else (0, 1)
+            ours_grads = jax.grad(ours, argnums=arguments, allow_int=True)(second, options)
+            theirs_grads = jax.grad(theirs, argnums=arguments, allow_int=True)(second, options)
+            if spec.target_kind != "labels":
+                np.testing.assert_allclose(ours_grads[0], theirs_grads[0], rtol=1e-10, atol=1e-13)
+            for name in options:
+                np.testing.assert_allclose(
+                    ours_grads[-1][name], theirs_grads[-1][name], rtol=1e-10, atol=1e-13
+                )
+
+
+@by_name
+def test_hessian_vector_product_matches_forward_over_reverse_of_the_textbook_formula(spec):
+    with jax.enable_x64(True):
+        first, second = make_inputs(spec, (3, 4), np.float64, seed=4)
+        weights, where = weights_and_mask(spec, (3, 4), np.float64)
+        vector = jnp.asarray(np.random.default_rng(5).standard_normal((3, 4)))
+        kwargs = {"weights": weights, "where": where, **spec.options}
+        ours = spec.hessian_vector_product(first, second, vector, **kwargs)
+
+        def gradient(x):
+            return jax.grad(lambda z: jnp.sum(reference.loss(spec.name, z, second, **kwargs)))(x)
+
+        expected = jax.jvp(gradient, (first,), (vector,))[1]
+        np.testing.assert_allclose(ours, expected, rtol=1e-10, atol=1e-13)
