@@ -9,10 +9,14 @@ Sections (markdown tables on stdout; ``--json PATH`` writes all numbers):
 4. memory: temporary buffers of ``value_and_grad`` from XLA's memory analysis;
 5. eager calls against jitted calls at N = 10^3;
 6. checked calls (``jaxloss.checked``) against unchecked ones;
-7. the training study against an eager PyTorch loop, and how it scales.
+7. the training study against an eager PyTorch loop, and how it scales;
+8. the per-loss targets: the integer-label cross-entropy against optax, and
+   ``sigmoid_mse`` against the hand-written formula differentiated by JAX, each
+   measured ``--repeats`` times (median and spread of the ratio).
 
 Timings are medians of repeated runs after warm-up, each ended by
-``block_until_ready``. Run: ``python -m benchmarks [--quick] [--json PATH]``.
+``block_until_ready``. Run:
+``python -m benchmarks [--quick] [--repeats N] [--only SECTION ...] [--json PATH]``.
 """
 
 from __future__ import annotations
@@ -53,6 +57,14 @@ def compare_seconds(
     timer noise), in a rotating order, so that a slow spell of this shared machine
     hits every candidate alike rather than whichever ran during it.
     """
+    samples = interleaved_samples(functions, budget_s, most)
+    return {name: float(np.median(values)) for name, values in samples.items()}
+
+
+def interleaved_samples(
+    functions: dict[str, Callable[[], Any]], budget_s: float = 1.0, most: int = 200
+) -> dict[str, list[float]]:
+    """Seconds per call of each function in each round (see ``compare_seconds``)."""
     once = {}
     for name, function in functions.items():
         for _ in range(2):
@@ -73,7 +85,7 @@ def compare_seconds(
             for _ in range(batch[name]):
                 jax.block_until_ready(function())
             samples[name].append((time.perf_counter() - start) / batch[name])
-    return {name: float(np.median(values)) for name, values in samples.items()}
+    return samples
 
 
 # ---------------------------------------------------------------------------------------
@@ -386,11 +398,250 @@ def checked_cost(quick: bool) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------------------------
+# Targets: the integer-label cross-entropy against optax, sigmoid_mse against autodiff.
+
+TARGET_CLASS_SHAPES = ((8192, 100), (1024, 1000), (8192, 1000))
+TARGET_ELEMENTWISE_SIZES = (10**3, 10**4, 10**5, 10**6)
+# value_and_grad within 5% of the reference; the forward pass is reported, not targeted.
+TARGET_RATIO = 1.05
+
+
+def target_cases(quick: bool) -> list[dict[str, Any]]:
+    """Each case: the loss, its reference, the inputs and the ratio it must stay under."""
+    import optax
+
+    cases = []
+    for index, (batch, classes) in enumerate(TARGET_CLASS_SHAPES):
+        if quick:
+            batch = max(batch // 64, 8)
+        rng = np.random.default_rng(index)
+        first = rng.standard_normal((batch, classes)).astype(np.float32)
+        second = rng.integers(0, classes, size=batch).astype(np.int32)
+        for mode in ("value_and_grad", "forward"):
+            cases.append(
+                {
+                    "loss": "softmax_cross_entropy_with_integer_labels",
+                    "reference": "optax",
+                    "size": f"[{batch}, {classes}]",
+                    "mode": mode,
+                    "target": TARGET_RATIO if mode == "value_and_grad" else None,
+                    "ours": jaxloss.softmax_cross_entropy_with_integer_labels,
+                    "theirs": lambda z, y: jnp.mean(
+                        optax.losses.softmax_cross_entropy_with_integer_labels(z, y)
+                    ),
+                    "inputs": (first, second),
+                }
+            )
+    for index, size in enumerate(TARGET_ELEMENTWISE_SIZES):
+        if quick:
+            size = max(size // 1000, 8)
+        rng = np.random.default_rng(index)
+        first = rng.standard_normal(size).astype(np.float32)
+        second = rng.uniform(size=size).astype(np.float32)
+        cases.append(
+            {
+                "loss": "sigmoid_mse",
+                "reference": "hand-written",
+                "size": f"{size:.0e}",
+                "mode": "value_and_grad",
+                "target": TARGET_RATIO,
+                "ours": jaxloss.sigmoid_mse,
+                "theirs": hand_written("sigmoid_mse"),
+                "inputs": (first, second),
+            }
+        )
+    return cases
+
+
+def targets(quick: bool, repeats: int) -> list[dict[str, Any]]:
+    """Each target's ratio, jaxloss ÷ reference, measured ``repeats`` times.
+
+    Every repeat is a full interleaved comparison (``interleaved_samples``) of the
+    two jitted programs on the same inputs, whose ratio is the median of the rounds'
+    ratios; the rows give each repeat's ratio, their median and their spread, so that
+    the shared machine's noise shows beside the result.
+    """
+    rows = []
+    for case in target_cases(quick):
+        first, second = (jnp.asarray(array) for array in case["inputs"])
+        calls = {}
+        for name in ("ours", "theirs"):
+            function = case[name]
+            if case["mode"] == "value_and_grad":
+                function = jax.value_and_grad(function)
+            calls[name] = functools.partial(jax.jit(function), first, second)
+        # The two programs compute the same thing (the value, and the gradient).
+        for ours_leaf, theirs_leaf in zip(
+            jax.tree.leaves(calls["ours"]()), jax.tree.leaves(calls["theirs"]()), strict=True
+        ):
+            np.testing.assert_allclose(ours_leaf, theirs_leaf, rtol=1e-4, atol=1e-9)
+        seconds, ratios = [], []
+        for _ in range(repeats):
+            samples = interleaved_samples(calls, budget_s=0.2 if quick else 3.0)
+            ours, theirs = np.asarray(samples["ours"]), np.asarray(samples["theirs"])
+            seconds.append(float(np.median(ours)))
+            # Each round's two timings are adjacent in time: their ratio cancels most of
+            # a slow spell, which the ratio of the two medians would not.
+            ratios.append(float(np.median(ours / theirs)))
+        median = float(np.median(ratios))
+        target = case["target"]
+        rows.append(
+            {
+                "loss": case["loss"],
+                "reference": case["reference"],
+                "size": case["size"],
+                "mode": case["mode"],
+                "jaxloss_s": float(np.median(seconds)),
+                "ratios": ratios,
+                "median": median,
+                "low": min(ratios),
+                "high": max(ratios),
+                "target": target,
+                "met": None if target is None else median <= target,
+            }
+        )
+    return rows
+
+
+def targets_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| loss | ÷ reference | size | mode | jaxloss µs | median ratio | spread | target |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        target = row["target"]
+        status = "report" if target is None else f"≤ {target} {'met' if row['met'] else 'NOT met'}"
+        lines.append(
+            f"| {row['loss']} | {row['reference']} | {row['size']} | {row['mode']} "
+            f"| {row['jaxloss_s'] * 1e6:.1f} | {row['median']:.3f} "
+            f"| {row['low']:.3f}-{row['high']:.3f} | {status} |"
+        )
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def print_overhead(rows: list[dict[str, Any]]) -> None:
+    print(overhead_table(rows))
+
+
+def print_bandwidth(band: dict[str, float]) -> None:
+    print("| N | numpy.add GB/s | jaxloss.mse GB/s | ratio |\n| --- | --- | --- | --- |")
+    print(
+        f"| {band['size']:.0e} | {band['numpy_add_gbs']:.1f} | {band['mse_gbs']:.1f} "
+        f"| {band['ratio']:.2f} |"
+    )
+
+
+def print_gradient_cost(rows: list[dict[str, Any]]) -> None:
+    print("| loss | size | jaxloss ms | numpy ms | ratio |\n| --- | --- | --- | --- | --- |")
+    for row in rows:
+        print(
+            f"| {row['loss']} | {row['size']} | {row['jaxloss_s'] * 1e3:.2f} "
+            f"| {row['numpy_s'] * 1e3:.2f} | {row['jaxloss_s'] / row['numpy_s']:.2f} |"
+        )
+
+
+def print_memory(rows: list[dict[str, Any]]) -> None:
+    print("| loss | size | input MB | jaxloss temp MB | hand-written temp MB |")
+    print("| --- | --- | --- | --- | --- |")
+    for row in rows:
+        temps = row["temp_bytes"]
+        print(
+            f"| {row['loss']} | {row['size']} | {row['input_bytes'] / 1e6:.1f} "
+            f"| {temps['jaxloss'] / 1e6:.2f} | {temps['hand'] / 1e6:.2f} |"
+        )
+
+
+def print_eager(rows: list[dict[str, Any]]) -> None:
+    print("| loss | eager µs | jitted µs | ratio |\n| --- | --- | --- | --- |")
+    for row in rows:
+        print(
+            f"| {row['loss']} | {row['eager_s'] * 1e6:.1f} | {row['jit_s'] * 1e6:.1f} "
+            f"| {row['eager_s'] / row['jit_s']:.2f} |"
+        )
+
+
+def print_checked(rows: list[dict[str, Any]]) -> None:
+    print("| loss | size | checked µs | unchecked µs | ratio |\n| --- | --- | --- | --- | --- |")
+    for row in rows:
+        print(
+            f"| {row['loss']} | {row['size']} | {row['checked'] * 1e6:.1f} "
+            f"| {row['unchecked'] * 1e6:.1f} | {row['checked'] / row['unchecked']:.2f} |"
+        )
+
+
+def print_study(study: dict[str, Any]) -> None:
+    # The sweep prints its own table while it runs, above this one.
+    print("\n| seeds | steps | compile s | run s |\n| --- | --- | --- | --- |")
+    for row in study["scaling"]:
+        print(f"| {row['seeds']} | {row['steps']} | {row['compile_s']:.2f} | {row['run_s']:.3f} |")
+
+
+def print_targets(rows: list[dict[str, Any]]) -> None:
+    print(targets_table(rows))
+
+
+# Each section: its heading, how to measure it from the options, and how to print it.
+SECTIONS: dict[str, tuple[str, Callable[[argparse.Namespace], Any], Callable[[Any], None]]] = {
+    "overhead": (
+        "Per-loss time, ratio jaxloss ÷ reference (below 1: jaxloss faster)",
+        lambda args: overhead(args.quick),
+        print_overhead,
+    ),
+    "bandwidth": (
+        "Bandwidth, forward MSE",
+        lambda args: bandwidth(args.quick),
+        print_bandwidth,
+    ),
+    "gradient_cost": (
+        "value_and_grad against the cheapest NumPy value and gradient",
+        lambda args: gradient_cost(args.quick),
+        print_gradient_cost,
+    ),
+    "memory": (
+        "Temporary memory of value_and_grad (XLA memory analysis)",
+        lambda args: memory(args.quick),
+        print_memory,
+    ),
+    "eager": (
+        "Eager call against a jitted call, N = 10^3",
+        lambda args: eager_against_jit(),
+        print_eager,
+    ),
+    "checked": (
+        "Checked mode against unchecked calls",
+        lambda args: checked_cost(args.quick),
+        print_checked,
+    ),
+    "study": (
+        "The training study",
+        lambda args: study_scaling(args.quick),
+        print_study,
+    ),
+    "targets": (
+        "Targets: the integer-label cross-entropy against optax, sigmoid_mse against autodiff",
+        lambda args: targets(args.quick, args.repeats),
+        print_targets,
+    ),
+}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: checks it runs")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="measurements of each target (section 8)"
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=list(SECTIONS),
+        default=list(SECTIONS),
+        metavar="SECTION",
+        help=f"run only these sections: {', '.join(SECTIONS)}",
+    )
     parser.add_argument("--json", type=pathlib.Path)
     args = parser.parse_args(argv)
 
@@ -403,63 +654,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         }
     }
     print(f"# jaxloss benchmarks on {report['machine']}\n")
-
-    report["overhead"] = overhead(args.quick)
-    print("## 1. Per-loss time, ratio jaxloss ÷ reference (below 1: jaxloss faster)\n")
-    print(overhead_table(report["overhead"]) + "\n")
-
-    report["bandwidth"] = bandwidth(args.quick)
-    band = report["bandwidth"]
-    print("## 2. Bandwidth, forward MSE\n")
-    print("| N | numpy.add GB/s | jaxloss.mse GB/s | ratio |\n| --- | --- | --- | --- |")
-    print(
-        f"| {band['size']:.0e} | {band['numpy_add_gbs']:.1f} | {band['mse_gbs']:.1f} "
-        f"| {band['ratio']:.2f} |\n"
-    )
-
-    report["gradient_cost"] = gradient_cost(args.quick)
-    print("## 3. value_and_grad against the cheapest NumPy value and gradient\n")
-    print("| loss | size | jaxloss ms | numpy ms | ratio |\n| --- | --- | --- | --- | --- |")
-    for row in report["gradient_cost"]:
-        print(
-            f"| {row['loss']} | {row['size']} | {row['jaxloss_s'] * 1e3:.2f} "
-            f"| {row['numpy_s'] * 1e3:.2f} | {row['jaxloss_s'] / row['numpy_s']:.2f} |"
-        )
-
-    report["memory"] = memory(args.quick)
-    print("\n## 4. Temporary memory of value_and_grad (XLA memory analysis)\n")
-    print("| loss | size | input MB | jaxloss temp MB | hand-written temp MB |")
-    print("| --- | --- | --- | --- | --- |")
-    for row in report["memory"]:
-        temps = row["temp_bytes"]
-        print(
-            f"| {row['loss']} | {row['size']} | {row['input_bytes'] / 1e6:.1f} "
-            f"| {temps['jaxloss'] / 1e6:.2f} | {temps['hand'] / 1e6:.2f} |"
-        )
-
-    report["eager"] = eager_against_jit()
-    print("\n## 5. Eager call against a jitted call, N = 10^3\n")
-    print("| loss | eager µs | jitted µs | ratio |\n| --- | --- | --- | --- |")
-    for row in report["eager"]:
-        print(
-            f"| {row['loss']} | {row['eager_s'] * 1e6:.1f} | {row['jit_s'] * 1e6:.1f} "
-            f"| {row['eager_s'] / row['jit_s']:.2f} |"
-        )
-
-    report["checked"] = checked_cost(args.quick)
-    print("\n## 6. Checked mode against unchecked calls\n")
-    print("| loss | size | checked µs | unchecked µs | ratio |\n| --- | --- | --- | --- | --- |")
-    for row in report["checked"]:
-        print(
-            f"| {row['loss']} | {row['size']} | {row['checked'] * 1e6:.1f} "
-            f"| {row['unchecked'] * 1e6:.1f} | {row['checked'] / row['unchecked']:.2f} |"
-        )
-
-    print("\n## 7. The training study\n")
-    report["study"] = study_scaling(args.quick)
-    print("\n| seeds | steps | compile s | run s |\n| --- | --- | --- | --- |")
-    for row in report["study"]["scaling"]:
-        print(f"| {row['seeds']} | {row['steps']} | {row['compile_s']:.2f} | {row['run_s']:.3f} |")
+    for number, (name, (heading, measure, show)) in enumerate(SECTIONS.items(), start=1):
+        if name not in args.only:
+            continue
+        # Printed before measuring: the study's sweep prints a table of its own.
+        print(f"## {number}. {heading}\n")
+        report[name] = measure(args)
+        show(report[name])
+        print()
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     return report

@@ -8,15 +8,45 @@ import pytest
 
 pytest.importorskip("torch", reason="the suite compares against torch (dev extra)")
 
+TARGET_ROWS = 3 * 2 + 4  # cross-entropy: shapes x modes; sigmoid_mse: sizes
+
 
 def test_quick_suite_writes_every_section(tmp_path, capsys):
     from benchmarks import run
 
-    report = run.main(["--quick", "--json", str(tmp_path / "bench.json")])
+    report = run.main(["--quick", "--repeats", "1", "--json", str(tmp_path / "bench.json")])
     assert json.loads((tmp_path / "bench.json").read_text()).keys() == report.keys()
-    sections = {"overhead", "bandwidth", "gradient_cost", "memory", "eager", "checked", "study"}
+    sections = {
+        "overhead",
+        "bandwidth",
+        "gradient_cost",
+        "memory",
+        "eager",
+        "checked",
+        "study",
+        "targets",
+    }
     assert sections <= set(report)
     assert len(report["overhead"]) == 5 * 3 * 2  # losses x sizes x modes
+    assert len(report["targets"]) == TARGET_ROWS
     output = capsys.readouterr().out
-    for heading in ("## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6.", "## 7."):
+    for heading in ("## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6.", "## 7.", "## 8."):
         assert heading in output
+
+
+def test_only_the_targets_each_measured_repeatedly(capsys):
+    from benchmarks import run
+
+    report = run.main(["--quick", "--only", "targets", "--repeats", "2"])
+    assert set(report) == {"machine", "targets"}
+    rows = report["targets"]
+    assert len(rows) == TARGET_ROWS
+    for row in rows:
+        assert len(row["ratios"]) == 2
+        assert row["low"] <= row["median"] <= row["high"]
+        # value_and_grad rows carry the 1.05x target; forward rows are reported only.
+        assert (row["target"] is None) == (row["mode"] == "forward")
+        assert row["met"] is None or row["met"] == (row["median"] <= row["target"])
+    output = capsys.readouterr().out
+    assert "## 8." in output
+    assert "## 1." not in output
