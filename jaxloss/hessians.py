@@ -18,22 +18,10 @@ while ``sigmoid_binary_cross_entropy`` is (its second derivative is
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import jax
-
 from jaxloss import registry
 
 __all__ = [name for name in registry.LOSSES]
-
-
-def __getattr__(name: str) -> Callable[..., jax.Array]:
-    # Each twin is built once, on first use, and is the same object afterwards
-    # (identity matters for jit's static arguments and for jaxloss.checked).
-    try:
-        return registry.LOSSES[name].hessian
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+__getattr__ = registry.twin_lookup("hessian", __name__)
 
 
 def __dir__() -> list[str]:

@@ -17,6 +17,11 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Literal
+
+import jax
+
 from jaxloss import _classification, _regression
 from jaxloss._definition import Domain, Link, LossDefinition, Parameter, TargetKind
 
@@ -51,3 +56,21 @@ def get(name: str) -> LossDefinition:
         return LOSSES[name]
     except KeyError:
         raise ValueError(f"unknown loss {name!r}; valid losses: {', '.join(LOSSES)}") from None
+
+
+def twin_lookup(
+    attribute: Literal["gradient", "hessian"], module: str
+) -> Callable[[str], Callable[..., jax.Array]]:
+    """The module ``__getattr__`` of ``jaxloss.gradients`` or ``jaxloss.hessians``.
+
+    Each twin is built once, on first use, and is the same object afterwards
+    (identity matters for jit's static arguments and for ``jaxloss.checked``).
+    """
+
+    def lookup(name: str) -> Callable[..., jax.Array]:
+        definition = LOSSES.get(name)
+        if definition is None:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        return definition.gradient if attribute == "gradient" else definition.hessian
+
+    return lookup
