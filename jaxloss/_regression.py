@@ -143,10 +143,16 @@ SIGMOID_MSE = LossDefinition(
     :math:`|z|` grows, on the wrong side too: this is why MSE after a sigmoid learns
     slowly from a saturated start.
 
+    :math:`s(1-s)` is computed as JAX differentiates ``jax.nn.sigmoid``, so the
+    closed form compiles to the same program as autodiff of the formula; in float32
+    its relative error grows as ``1 - s`` loses digits (about 5e-4 at z = 10, and 0
+    past z = 17, where the exact value is below 4e-8). The Hessian uses
+    :math:`\sigma(z)\sigma(-z)`, which keeps them.
+
     Example:
       >>> import jax.numpy as jnp, jaxloss
       >>> jaxloss.gradients.sigmoid_mse(jnp.array([0.0, 10.0]), jnp.array([1.0, 0.0]))
-      Array([-1.25...e-01,  4.53...e-05], dtype=float32)
+      Array([-1.25...e-01,  4.54...e-05], dtype=float32)
     """,
     hessian_doc=r"""
     Second derivative of :func:`jaxloss.sigmoid_mse`.

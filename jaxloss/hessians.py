@@ -21,6 +21,9 @@ from __future__ import annotations
 from jaxloss import registry
 
 __all__ = [name for name in registry.LOSSES]
+# The twins are not module attributes until first use, so doctest finds their
+# docstrings' examples here.
+__test__ = {name: definition.hessian_doc for name, definition in registry.LOSSES.items()}
 __getattr__ = registry.twin_lookup("hessian", __name__)
 
 
