@@ -75,11 +75,11 @@ def run(
         definition,
         first,
         second,
-        tuple(None if _is_number(value) else value for value in values),
-        weights,
-        where,
-        class_weights,
-        vector,
+        parameters=tuple(None if _is_number(value) else value for value in values),
+        weights=weights,
+        where=where,
+        class_weights=class_weights,
+        vector=vector,
         reduction=reduction,
         axis=axis if definition.class_axis else None,
         output=output,
@@ -98,12 +98,12 @@ def _run_compiled(
     definition: LossDefinition,
     first: ArrayLike,
     second: ArrayLike,
+    *,
     parameters: tuple[ArrayLike | None, ...],
     weights: ArrayLike | None,
     where: ArrayLike | None,
     class_weights: ArrayLike | None,
     vector: ArrayLike | None,
-    *,
     reduction: Reduction,
     axis: int | None,
     output: Output,
@@ -113,10 +113,19 @@ def _run_compiled(
         number if number is not None else parameter
         for number, parameter in zip(numbers, parameters, strict=True)
     )
-    call = _validate(definition, first, second, parameters, weights, where, vector, axis=axis)
+    call = _validate(
+        definition,
+        first,
+        second,
+        parameters=parameters,
+        weights=weights,
+        where=where,
+        vector=vector,
+        axis=axis,
+    )
     if class_weights is not None:
         call.weights = _with_class_weights(
-            call.weights, class_weights, call.second, call.first.shape[-1]
+            call.weights, class_weights, labels=call.second, num_classes=call.first.shape[-1]
         )
     input_dtype = call.first.dtype
     _prepare(call, per_example=definition.per_example)
@@ -171,6 +180,7 @@ class _Call:
 
     def __init__(
         self,
+        *,
         first: jax.Array,
         second: jax.Array,
         parameters: tuple[Any, ...],
@@ -190,11 +200,11 @@ def _validate(
     definition: LossDefinition,
     first: ArrayLike,
     second: ArrayLike,
+    *,
     parameters: tuple[Any, ...],
     weights: ArrayLike | None,
     where: ArrayLike | None,
     vector: ArrayLike | None,
-    *,
     axis: int | None,
 ) -> _Call:
     """Checks a call's shapes and dtypes at trace time; raises before anything runs."""
@@ -265,12 +275,12 @@ def _validate(
         _checks.check_mask("where", where_array)
         _checks.check_broadcastable("where", where_array, loss_shape)
     return _Call(
-        first_array,
-        second_array,
-        tuple(checked_parameters),
-        weights_array,
-        where_array,
-        vector_array,
+        first=first_array,
+        second=second_array,
+        parameters=tuple(checked_parameters),
+        weights=weights_array,
+        where=where_array,
+        vector=vector_array,
     )
 
 
@@ -323,7 +333,7 @@ def _prepare(call: _Call, *, per_example: bool) -> None:
 
 
 def _with_class_weights(
-    weights: jax.Array | None, class_weights: ArrayLike, labels: jax.Array, num_classes: int
+    weights: jax.Array | None, class_weights: ArrayLike, *, labels: jax.Array, num_classes: int
 ) -> jax.Array:
     class_weights_array = as_checked_array("class_weights", class_weights)
     _checks.check_shape(
