@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import sys
 import tempfile
 
 
@@ -30,3 +31,19 @@ def write_atomic(path: pathlib.Path, data: bytes) -> None:
     except BaseException:
         pathlib.Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def user_cache_folder() -> pathlib.Path:
+    """jaxloss's folder in the user's cache: ``$XDG_CACHE_HOME/jaxloss`` or the platform's.
+
+    Example:
+      >>> user_cache_folder().name
+      'jaxloss'
+    """
+    if sys.platform == "darwin":
+        base = pathlib.Path.home() / "Library" / "Caches"
+    elif sys.platform == "win32":
+        base = pathlib.Path(os.environ.get("LOCALAPPDATA") or pathlib.Path.home() / "AppData")
+    else:
+        base = pathlib.Path(os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache")
+    return base / "jaxloss"

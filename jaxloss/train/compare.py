@@ -2,7 +2,9 @@
 
 Each loss (and learning rate) trains the same model from the same seeds; the
 summary reports, over seeds, the steps to a training-accuracy threshold (median
-and quartiles, and how many seeds never reached it), final accuracies and loss.
+and quartiles, and how many seeds never reached it), how many runs diverged, and
+final accuracies and losses. A run that diverged (a non-finite loss or parameter)
+is left out of every median, quartile and curve, and counted.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import dataclasses
 import io
 import json
 import pathlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 import numpy as np
@@ -32,6 +34,8 @@ DEFAULT_MULTICLASS_LOSSES = (
 
 @dataclasses.dataclass(frozen=True)
 class StudyConfig:
+    """One study; the losses and the learning rates must each be distinct."""
+
     dataset: str = "breast_cancer"
     model: ModelSpec = dataclasses.field(default_factory=ModelSpec)
     losses: tuple[str, ...] = DEFAULT_BINARY_LOSSES
@@ -44,6 +48,15 @@ class StudyConfig:
     loss_threshold: float | None = None
     devices: int = 1
 
+    def __post_init__(self) -> None:
+        repeated = _first_repeat(self.losses)
+        if repeated is not None:
+            raise ValueError(f"losses must differ; {repeated!r} is named twice")
+        # Rows are keyed by the rate as printed, so two rates that print alike collide.
+        repeated = _first_repeat(rate_label(rate) for rate in self.learning_rates)
+        if repeated is not None:
+            raise ValueError(f"learning rates must differ; {repeated} is named twice")
+
     def to_json(self) -> dict[str, Any]:
         config = dataclasses.asdict(self)
         config["model"] = self.model.name
@@ -52,15 +65,36 @@ class StudyConfig:
         return config
 
 
-@dataclasses.dataclass
-class Study:
-    config: StudyConfig
-    results: dict[str, harness.Result]  # by row key: the loss, and "@lr=" when several
-    summary: dict[str, Any]
+def _first_repeat(items: Any) -> Any:
+    seen = set()
+    for item in items:
+        if item in seen:
+            return item
+        seen.add(item)
+    return None
+
+
+def rate_label(learning_rate: float) -> str:
+    """A learning rate as the table, the legend and the row keys print it."""
+    return f"{learning_rate:g}"
 
 
 def row_key(loss: str, learning_rate: float, several_rates: bool) -> str:
-    return f"{loss}@lr={learning_rate:g}" if several_rates else loss
+    return f"{loss}@lr={rate_label(learning_rate)}" if several_rates else loss
+
+
+@dataclasses.dataclass
+class Study:
+    config: StudyConfig
+    results: dict[str, harness.Result]  # by loss; each holds every learning rate
+    summary: dict[str, Any]
+
+    def rows(self) -> Iterator[tuple[str, harness.Result, int]]:
+        """``(row key, result, learning-rate index)`` for each row of the summary."""
+        several_rates = len(self.config.learning_rates) > 1
+        for loss, result in self.results.items():
+            for rate_index, rate in enumerate(self.config.learning_rates):
+                yield row_key(loss, rate, several_rates), result, rate_index
 
 
 def run(
@@ -79,7 +113,6 @@ def run(
     for loss in config.losses:
         harness.check_loss_fits_task(loss, dataset)
     seeds = np.arange(config.seeds)
-    several_rates = len(config.learning_rates) > 1
     results: dict[str, harness.Result] = {}
     rows: dict[str, Any] = {}
     for loss in config.losses:
@@ -95,7 +128,7 @@ def run(
             if on_progress is not None:
                 on_progress(loss, done, total)
 
-        result = harness.train(
+        results[loss] = harness.train(
             experiment,
             dataset,
             seeds,
@@ -104,9 +137,8 @@ def run(
             chunk_steps=chunk_steps,
             on_chunk=report,
         )
-        for rate_index, rate in enumerate(result.learning_rates):
-            key = row_key(loss, float(rate), several_rates)
-            results[key] = result
+        partial = Study(config, {loss: results[loss]}, {})
+        for key, result, rate_index in partial.rows():
             rows[key] = _summarize_run(config, result, rate_index)
             if completed is not None:
                 completed[key] = rows[key]
@@ -130,54 +162,116 @@ def run(
 
 def _summarize_run(config: StudyConfig, result: harness.Result, rate_index: int) -> dict:
     records = {name: curves[rate_index] for name, curves in result.records.items()}
-    diverged = ~np.isfinite(records["loss"]).all(axis=-1)
-    steps = metrics.steps_to_threshold(records["accuracy"], config.threshold)
-    steps = np.where(diverged, np.nan, steps)
+    diverged = result.diverged[rate_index]
+    kept = ~diverged
+
+    def steps_to(curves: np.ndarray, threshold: float, above: bool) -> dict[str, Any]:
+        steps = metrics.steps_to_threshold(curves, threshold, above=above)
+        return metrics.summarize(np.where(diverged, np.nan, steps))
+
     # One learning rate's runs share the program: its timings are split evenly.
     share = 1.0 / len(result.learning_rates)
     row: dict[str, Any] = {
-        "learning_rate": float(result.learning_rates[rate_index]),
-        "steps_to_threshold": metrics.summarize(steps),
-        "final_train_accuracy": metrics.summarize_finite(records["accuracy"][:, -1]),
-        "final_test_accuracy": metrics.summarize_finite(records["test_accuracy"][:, -1]),
-        "final_loss": metrics.summarize_finite(records["loss"][:, -1]),
-        "final_test_loss": metrics.summarize_finite(records["test_loss"][:, -1]),
+        "loss": result.experiment.loss,
+        "learning_rate": float(config.learning_rates[rate_index]),
+        "steps_to_threshold": steps_to(records["accuracy"], config.threshold, True),
+        "diverged": int(diverged.sum()),
+        "diverged_runs": [
+            {"seed": int(seed), "step": int(step)}
+            for seed, step in zip(
+                result.seeds[diverged], result.diverged_at[rate_index][diverged], strict=True
+            )
+        ],
+        "final_train_accuracy": metrics.summarize_finite(records["accuracy"][kept, -1]),
+        "final_test_accuracy": metrics.summarize_finite(records["test_accuracy"][kept, -1]),
+        "final_loss": metrics.summarize_finite(records["loss"][kept, -1]),
+        "final_test_loss": metrics.summarize_finite(records["test_loss"][kept, -1]),
         "compile_s": result.compile_s * share,
         "run_s": result.run_s * share,
-        "nan_runs": [
-            {"seed": seed, "step": step}
-            for rate, seed, step in result.nan_runs()
-            if rate == result.learning_rates[rate_index]
-        ],
     }
     if config.loss_threshold is not None:
-        loss_steps = metrics.steps_to_threshold(records["loss"], config.loss_threshold, above=False)
-        row["steps_to_loss_threshold"] = metrics.summarize(np.where(diverged, np.nan, loss_steps))
+        row["steps_to_loss_threshold"] = steps_to(records["loss"], config.loss_threshold, False)
     return row
 
 
 def format_table(summary: dict[str, Any]) -> str:
-    """A markdown table: one row per loss (and learning rate)."""
-    threshold = summary["config"]["threshold"]
-    seeds = summary["config"]["seeds"]
-    header = (
-        f"| loss | steps to {threshold:g} train accuracy, median [IQR] | never (of {seeds}) "
-        "| final test accuracy | final loss | compile s | run s |"
-    )
-    lines = [header, "| --- | --- | --- | --- | --- | --- | --- |"]
+    """A markdown table: one row per loss (and learning rate).
+
+    A row whose runs all diverged says so in its first column and leaves the
+    columns that would summarise them as ``-``.
+    """
+    config = summary["config"]
+    seeds = config["seeds"]
+    loss_threshold = config.get("loss_threshold")
+    columns = [
+        "loss",
+        f"steps to {config['threshold']:g} train accuracy, median [IQR]",
+        f"never (of {seeds})",
+    ]
+    if loss_threshold is not None:
+        columns += [
+            f"steps to train loss {loss_threshold:g}, median [IQR]",
+            f"loss never (of {seeds})",
+        ]
+    columns += [
+        f"diverged (of {seeds})",
+        "final test accuracy",
+        "final loss",
+        "compile s",
+        "run s",
+    ]
+    lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
     for key, row in summary["losses"].items():
-        steps = row["steps_to_threshold"]
-        lines.append(
-            f"| {key} | {metrics.format_steps(steps)} | {steps['never']} "
-            f"| {_number(row['final_test_accuracy']['median'], '.3f')} "
-            f"| {_number(row['final_loss']['median'], '.4g')} "
-            f"| {row['compile_s']:.2f} | {row['run_s']:.2f} |"
-        )
+        accuracy_steps = row["steps_to_threshold"]
+        every_run_diverged = accuracy_steps["runs"] == 0
+        cells = [key]
+        if every_run_diverged:
+            cells += [f"all {row['diverged']} runs diverged", "-"]
+        else:
+            cells += [metrics.format_steps(accuracy_steps), str(accuracy_steps["never"])]
+        if loss_threshold is not None:
+            loss_steps = row["steps_to_loss_threshold"]
+            cells += [
+                metrics.format_steps(loss_steps),
+                "-" if every_run_diverged else str(loss_steps["never"]),
+            ]
+        cells += [
+            str(row["diverged"]),
+            _number(row["final_test_accuracy"]["median"], ".3f"),
+            _number(row["final_loss"]["median"], ".4g"),
+            f"{row['compile_s']:.2f}",
+            f"{row['run_s']:.2f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def _number(value: float | None, spec: str) -> str:
-    return "nan" if value is None else format(value, spec)
+    return "-" if value is None else format(value, spec)
+
+
+def diverged_warnings(summary: dict[str, Any]) -> list[str]:
+    """One line per loss some of whose runs diverged (over all its learning rates)."""
+    by_loss: dict[str, list[dict[str, Any]]] = {}
+    for row in summary["losses"].values():
+        by_loss.setdefault(row["loss"], []).append(row)
+    seeds = summary["config"]["seeds"]
+    lines = []
+    for loss, rows in by_loss.items():
+        diverged = sum(row["diverged"] for row in rows)
+        if not diverged:
+            continue
+        first = min(run["step"] for row in rows for run in row["diverged_runs"])
+        where = ", ".join(
+            f"lr {rate_label(row['learning_rate'])}: {row['diverged']}"
+            for row in rows
+            if row["diverged"]
+        )
+        lines.append(
+            f"{loss}: {diverged} of {seeds * len(rows)} runs diverged ({where}; the first at "
+            f"step {first}); they are counted in the table and left out of its medians"
+        )
+    return lines
 
 
 # ---------------------------------------------------------------------------------------
@@ -185,16 +279,18 @@ def _number(value: float | None, spec: str) -> str:
 
 
 def curves_npz(study: Study) -> bytes:
-    """Per-step curves ``[seeds, steps]`` for each row, under ``"<row>/<record>"``."""
+    """Per-step curves ``[seeds, steps]`` for each row, under ``"<row>/<record>"``.
+
+    A diverged run's curves are NaN from the step it diverged, which
+    ``"<row>/diverged_at"`` gives per seed (-1: it never diverged).
+    """
     arrays: dict[str, np.ndarray] = {"seeds": np.arange(study.config.seeds)}
-    for key, result in study.results.items():
-        rate_index = int(
-            np.argmin(np.abs(result.learning_rates - study.summary["losses"][key]["learning_rate"]))
-        )
+    for key, result, rate_index in study.rows():
         for name, curves in result.records.items():
             arrays[f"{key}/{name}"] = curves[rate_index]
         arrays[f"{key}/parameter_grad_norms"] = result.parameter_grad_norms[rate_index]
         arrays[f"{key}/parameter_names"] = np.asarray(result.parameter_names)
+        arrays[f"{key}/diverged_at"] = result.diverged_at[rate_index]
     buffer = io.BytesIO()
     # Typed loosely: numpy's stub reads ``**arrays`` as possibly its ``allow_pickle``.
     save_arrays = cast(Callable[..., None], np.savez_compressed)
@@ -202,19 +298,27 @@ def curves_npz(study: Study) -> bytes:
     return buffer.getvalue()
 
 
-def save(study: Study, folder: pathlib.Path) -> list[pathlib.Path]:
-    """Writes ``summary.json``, ``curves.npz`` and ``convergence.png`` into ``folder``."""
-    from jaxloss.train import plots
-
+def save_data(study: Study, folder: pathlib.Path) -> list[pathlib.Path]:
+    """Writes ``summary.json`` and ``curves.npz`` into ``folder``."""
     written = []
     for name, data in (
         ("summary.json", (json.dumps(study.summary, indent=2) + "\n").encode()),
         ("curves.npz", curves_npz(study)),
-        ("convergence.png", plots.convergence_png(study)),
     ):
         write_atomic(folder / name, data)
         written.append(folder / name)
     return written
+
+
+def save(study: Study, folder: pathlib.Path) -> list[pathlib.Path]:
+    """Writes ``summary.json``, ``curves.npz`` and then ``convergence.png`` into ``folder``.
+
+    The numbers are on disk before the plot is drawn, so a failing plot loses
+    nothing but itself.
+    """
+    written = save_data(study, folder)
+    save_plot(study, folder / "convergence.png")
+    return [*written, folder / "convergence.png"]
 
 
 def save_plot(study: Study, path: pathlib.Path) -> None:

@@ -4,16 +4,25 @@
 a fixed stratified split and standardised with the training split's statistics;
 ``xor`` and ``blobs`` are generated in JAX from a fixed key; ``single_neuron`` is the
 one-example toy of Nielsen's *Neural Networks and Deep Learning*, chapter 3.
+
+``load(name, cache_folder=...)`` keeps the prepared arrays in a cache folder, so that
+a later process reads them back without importing scikit-learn (about a second).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import importlib.metadata
+import io
+import pathlib
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jaxloss._files import write_atomic
 
 # The fixed split: the same train/test partition on every machine and every run.
 SPLIT_SEED = 0
@@ -112,8 +121,36 @@ DATASETS: dict[str, Callable[[], Dataset]] = {
 }
 
 
-def load(name: str) -> Dataset:
-    """Loads a dataset by name; an unknown name raises ``ValueError`` listing the choices."""
+_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def load(name: str, *, cache_folder: pathlib.Path | None = None) -> Dataset:
+    """Loads a dataset by name; an unknown name raises ``ValueError`` listing the choices.
+
+    Args:
+      name: one of ``DATASETS``.
+      cache_folder: where to keep the prepared arrays between processes (nothing is
+        cached when None). The file names carry the scikit-learn and JAX versions
+        that made the split and the generated data.
+    """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
-    return DATASETS[name]()
+    if cache_folder is None or name == "single_neuron":
+        return DATASETS[name]()
+    versions = f"sklearn{importlib.metadata.version('scikit-learn')}-jax{jax.__version__}"
+    path = cache_folder / "datasets" / f"{name}-{versions}.npz"
+    # A missing, unreadable or damaged cache file only means preparing the data again.
+    with contextlib.suppress(OSError, ValueError, KeyError), np.load(path) as stored:
+        arrays = {key: stored[key] for key in _ARRAYS}
+        return Dataset(name=name, num_classes=int(stored["num_classes"]), **arrays)
+    dataset = DATASETS[name]()
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        num_classes=dataset.num_classes,
+        **{key: getattr(dataset, key) for key in _ARRAYS},
+    )
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, buffer.getvalue())
+    return dataset

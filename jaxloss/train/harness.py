@@ -8,12 +8,21 @@ progress between them; a chunk past the last step leaves the parameters unchange
 Per step and per run it records the training loss and accuracy, the test loss and
 accuracy, the norm of the gradient with respect to the output logits, and the norm
 of the gradient with respect to each parameter array.
+
+A run diverges at the first step whose loss or any parameter is not finite. From
+that step on its records are NaN: the accuracy of NaN parameters (every logit NaN,
+every prediction class 0) would otherwise read as a plausible number.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import os
+import pathlib
+import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -24,8 +33,8 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+import jaxloss
 from jaxloss import registry
-from jaxloss._classification import one_hot
 from jaxloss.train.datasets import Dataset
 from jaxloss.train.models import Model, ModelSpec, build
 
@@ -46,12 +55,15 @@ RECORDS = (
 # probability is below this: |z| > 4.6 for a sigmoid unit, p > 0.99 for a softmax.
 SATURATION_SLOPE = 0.01
 # Losses that can train each kind of task, through the link the registry names.
+CLASS_TARGETS = ("class_probabilities", "labels")
 BINARY_LOSSES = tuple(
     name
     for name, spec in registry.LOSSES.items()
     if spec.domain in ("logit", "probability") and spec.target_kind == "probability"
 )
-MULTICLASS_LOSSES = tuple(name for name, spec in registry.LOSSES.items() if spec.has_classes)
+MULTICLASS_LOSSES = tuple(
+    name for name, spec in registry.LOSSES.items() if spec.target_kind in CLASS_TARGETS
+)
 LINKS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "identity": lambda logits: logits,
     "sigmoid": jax.nn.sigmoid,
@@ -63,6 +75,34 @@ def _standard_promotion():
     # optax's adam mixes Python floats with integer step counts; under a caller's
     # strict dtype promotion that would fail, so the harness traces with the default.
     return jax.numpy_dtype_promotion("standard")
+
+
+@contextlib.contextmanager
+def _interrupts_held():
+    """Holds SIGINT and SIGTERM until the block ends, then delivers them.
+
+    XLA cannot abandon a compilation midway: a process that exits while one runs
+    can crash in its teardown ("Segmentation fault" instead of a clean stop).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[signal.Signals] = []
+    previous = {
+        signum: signal.signal(signum, lambda signum, frame: received.append(signal.Signals(signum)))
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(received):
+            handler = previous[signum]
+            if callable(handler):
+                handler(signum, None)
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), signum)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,32 +125,47 @@ class Experiment:
             raise ValueError(f"steps must be positive, got {self.steps}")
 
 
+NEVER_DIVERGED = -1
+
+
 @dataclasses.dataclass
 class Result:
     """Per-step records shaped ``[learning rates, seeds, steps]`` (and timings).
 
-    ``parameter_grad_norms`` has a last axis over ``parameter_names``.
+    Entry ``t`` of the training records is measured before update ``t + 1``; entry
+    ``t`` of the test records after it. ``parameter_grad_norms`` has a last axis
+    over ``parameter_names``.
+    ``diverged_at`` is ``[learning rates, seeds]``: the first step whose loss or any
+    parameter was not finite, or ``NEVER_DIVERGED`` (-1); from that step on the
+    run's records are NaN.
     """
 
     experiment: Experiment
+    dataset: str
     seeds: np.ndarray
     learning_rates: np.ndarray
     records: dict[str, np.ndarray]
     parameter_grad_norms: np.ndarray
     parameter_names: list[str]
+    diverged_at: np.ndarray
     compile_s: float
     run_s: float
 
-    def nan_runs(self) -> list[tuple[float, int, int]]:
-        """``(learning rate, seed, first step)`` for each run whose loss became NaN or inf."""
-        bad = ~np.isfinite(self.records["loss"])
-        found = []
-        for rate_index, seed_index in zip(*np.nonzero(bad.any(axis=-1)), strict=True):
-            step = int(np.argmax(bad[rate_index, seed_index]))
-            found.append(
-                (float(self.learning_rates[rate_index]), int(self.seeds[seed_index]), step)
+    @property
+    def diverged(self) -> np.ndarray:
+        """``[learning rates, seeds]``: whether each run diverged."""
+        return self.diverged_at != NEVER_DIVERGED
+
+    def diverged_runs(self) -> list[tuple[float, int, int]]:
+        """``(learning rate, seed, first step)`` of each run that diverged."""
+        return [
+            (
+                float(self.learning_rates[rate_index]),
+                int(self.seeds[seed_index]),
+                int(self.diverged_at[rate_index, seed_index]),
             )
-        return found
+            for rate_index, seed_index in zip(*np.nonzero(self.diverged), strict=True)
+        ]
 
 
 def check_loss_fits_task(loss: str, dataset: Dataset) -> None:
@@ -123,15 +178,16 @@ def check_loss_fits_task(loss: str, dataset: Dataset) -> None:
         )
 
 
-def _objective(spec: registry.LossSpec, num_classes: int):
+def _objective(loss: str, num_classes: int):
     """The loss as a function of the model's logits and the integer labels."""
+    spec = registry.get(loss)
     link = LINKS[spec.link]
 
     def objective(logits: jax.Array, labels: jax.Array) -> jax.Array:
         if spec.target_kind == "labels":
             targets = labels
         elif spec.target_kind == "class_probabilities":
-            targets = one_hot(labels, num_classes, dtype=logits.dtype)
+            targets = jaxloss.one_hot(labels, num_classes, dtype=logits.dtype)
         else:
             targets = labels.astype(logits.dtype)
         return spec.loss(link(logits), targets)
@@ -171,7 +227,7 @@ class _Program:
         self.chunk_steps = chunk_steps
         self.mesh = mesh
         self.traces = 0
-        objective = _objective(registry.get(experiment.loss), num_classes)
+        objective = _objective(experiment.loss, num_classes)
         make_optimizer = OPTIMIZERS[experiment.optimizer]
 
         def init_one(seed: jax.Array, learning_rate: jax.Array):
@@ -187,6 +243,11 @@ class _Program:
                 logits, pullback = jax.vjp(lambda p: model.apply(p, x_train), params)
                 loss, logit_grad = jax.value_and_grad(objective)(logits, y_train)
                 (grads,) = pullback(logit_grad)
+                # The loss and the parameters that gave it; a non-finite update shows
+                # in the next step's parameters.
+                finite = jnp.isfinite(loss) & jnp.all(
+                    jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(params)])
+                )
                 updates, new_optimizer_state = optimizer.update(grads, optimizer_state, params)
                 new_params = optax.apply_updates(params, updates)
                 # Steps past the requested count (the last chunk's tail) change nothing.
@@ -198,6 +259,7 @@ class _Program:
                 )
                 test_logits = model.apply(params, x_test)
                 record = {
+                    "finite": finite,
                     "loss": loss,
                     "accuracy": jnp.mean(_predictions(logits) == y_train),
                     "test_loss": objective(test_logits, y_test),
@@ -238,7 +300,7 @@ class _Program:
         return jax.device_put(array, NamedSharding(self.mesh, PartitionSpec(*spec)))
 
     def initial_state(self, seeds: np.ndarray, learning_rates: np.ndarray):
-        with _standard_promotion():
+        with _interrupts_held(), _standard_promotion():
             state = self._init(self.place(seeds, 0), self.place(learning_rates, None))
         if self.mesh is None:
             return state
@@ -249,7 +311,7 @@ class _Program:
         if self._compiled_chunk is not None:
             return 0.0
         start = time.perf_counter()
-        with _standard_promotion():
+        with _interrupts_held(), _standard_promotion():
             self._compiled_chunk = self._chunk.lower(state, learning_rates, data).compile()
         return time.perf_counter() - start
 
@@ -272,10 +334,30 @@ def _program(
     return _Program(experiment, model, num_classes, chunk_steps, mesh)
 
 
+def use_compilation_cache(folder: pathlib.Path) -> None:
+    """Keeps compiled programs in ``folder``: a repeated configuration skips compiling.
+
+    This sets JAX's process-wide persistent cache, so call it before the first
+    compilation; the command line does, with ``--cache``.
+    """
+    jax.config.update("jax_compilation_cache_dir", str(folder / "xla"))
+    # JAX caches only programs that took a second to compile by default; the study's
+    # take less and are still worth keeping.
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+
 def check_devices(devices: int, num_seeds: int) -> None:
-    available = len(jax.devices())
-    if not 1 <= devices <= available:
-        raise ValueError(f"devices must be between 1 and {available} here, got {devices}")
+    available = jax.devices()
+    if not 1 <= devices <= len(available):
+        hint = ""
+        if available[0].platform == "cpu":
+            hint = (
+                f"; to simulate {devices} CPU devices, set "
+                f"XLA_FLAGS=--xla_force_host_platform_device_count={devices} before starting"
+            )
+        raise ValueError(
+            f"devices must be between 1 and {len(available)} here, got {devices}{hint}"
+        )
     if num_seeds % devices:
         raise ValueError(f"the number of seeds ({num_seeds}) must divide by devices ({devices})")
 
@@ -325,28 +407,45 @@ def train(
 
     chunks = []
     start = time.perf_counter()
-    for done in range(0, experiment.steps, chunk):
-        state, records = program.run_chunk(state, rates, data)
-        chunks.append(records)
-        if on_chunk is not None:
-            jax.block_until_ready(records)
-            on_chunk(min(done + chunk, experiment.steps), experiment.steps)
-    jax.block_until_ready(chunks)
+    try:
+        for done in range(0, experiment.steps, chunk):
+            state, records = program.run_chunk(state, rates, data)
+            chunks.append(records)
+            if on_chunk is not None:
+                jax.block_until_ready(records)
+                on_chunk(min(done + chunk, experiment.steps), experiment.steps)
+        jax.block_until_ready(chunks)
+    except KeyboardInterrupt:
+        # XLA cannot cancel a running program, and a process that exits while one
+        # runs can crash in its teardown: wait for the chunk in flight, then stop.
+        jax.block_until_ready(chunks)
+        raise
     run_s = time.perf_counter() - start
 
     joined = {
         name: np.concatenate([np.asarray(part[name]) for part in chunks], axis=2)[
             :, :, : experiment.steps
         ]
-        for name in (*RECORDS, "parameter_grad_norms")
+        for name in (*RECORDS, "parameter_grad_norms", "finite")
     }
+    finite = joined["finite"]
+    diverged_at = np.where(finite.all(axis=-1), NEVER_DIVERGED, np.argmin(finite, axis=-1))
+    after = (
+        np.arange(experiment.steps)
+        >= np.where(diverged_at == NEVER_DIVERGED, experiment.steps, diverged_at)[..., None]
+    )
+    for name in (*RECORDS, "parameter_grad_norms"):
+        mask = after if joined[name].ndim == 3 else after[..., None]
+        joined[name] = np.where(mask, np.float32(np.nan), joined[name])
     return Result(
         experiment=experiment,
+        dataset=dataset.name,
         seeds=seeds_array,
         learning_rates=rates_array,
         records={name: joined[name] for name in RECORDS},
         parameter_grad_norms=joined["parameter_grad_norms"],
         parameter_names=program.model.parameter_names(),
+        diverged_at=diverged_at.astype(np.int64),
         compile_s=compile_s,
         run_s=run_s,
     )

@@ -39,11 +39,12 @@ def summarize(values: np.ndarray) -> dict[str, Any]:
 
     ``inf`` (never reached) counts as later than any step, so a median over seeds
     of which more than half never converge is itself ``None`` ("never"); ``never``
-    counts them. NaN values (runs that diverged) are left out and counted in ``nan``.
+    counts them. NaN values (runs that diverged) are left out of everything and
+    counted in ``diverged``; ``runs`` counts the runs left in.
 
     Example:
-      >>> summarize(np.array([10.0, 20.0, 30.0, np.inf]))
-      {'median': 25.0, 'q25': 17.5, 'q75': None, 'never': 1, 'nan': 0}
+      >>> summarize(np.array([10.0, 20.0, 30.0, np.inf, np.nan]))
+      {'median': 25.0, 'q25': 17.5, 'q75': None, 'never': 1, 'diverged': 1, 'runs': 4}
     """
     values = np.asarray(values, float).ravel()
     kept = values[~np.isnan(values)]
@@ -57,13 +58,19 @@ def summarize(values: np.ndarray) -> dict[str, Any]:
         value = float(np.quantile(np.where(np.isinf(kept), _NEVER, kept), quantile))
         # Past the latest finite value means it leans on a run that never got there.
         summary[name] = None if value > latest else value
-    summary["never"] = int(np.isinf(values).sum())
-    summary["nan"] = int(np.isnan(values).sum())
+    summary["never"] = int(np.isinf(kept).sum())
+    summary["diverged"] = int(np.isnan(values).sum())
+    summary["runs"] = int(kept.size)
     return summary
 
 
 def summarize_finite(values: np.ndarray) -> dict[str, Any]:
-    """Median and quartiles of a quantity such as a final accuracy (NaN left out)."""
+    """Median and quartiles of a quantity such as a final accuracy (NaN left out).
+
+    Example:
+      >>> summarize_finite(np.array([0.5, 1.0, np.nan]))
+      {'median': 0.75, 'q25': 0.625, 'q75': 0.875}
+    """
     values = np.asarray(values, float).ravel()
     finite = values[np.isfinite(values)]
     if finite.size == 0:
@@ -73,7 +80,17 @@ def summarize_finite(values: np.ndarray) -> dict[str, Any]:
 
 
 def format_steps(summary: dict[str, Any]) -> str:
-    """``"412 [398, 431]"``; a quartile that is never reached prints as ``never``."""
+    """``"412 [398, 431]"``; a quartile never reached prints as ``never``.
+
+    A summary with no run left in (every run diverged) prints as ``-``: there is no
+    step count to report, not a step count of "never".
+
+    Example:
+      >>> format_steps(summarize(np.array([np.nan, np.nan])))
+      '-'
+    """
+    if summary["runs"] == 0:
+        return "-"
 
     def show(value: float | None) -> str:
         return "never" if value is None else f"{value:.0f}"
