@@ -66,8 +66,8 @@ def test_saturation_intervals_of_sigmoid_mse_match_the_cubic_roots():
     # solve 2 s^3 - 2 s^2 + tol * 8/27 = 0.
     roots = sorted(r.real for r in np.roots([2, -2, 0, tol * 8 / 27]) if 0 < r.real < 1)
     low, high = saturation_region("sigmoid_mse", 0.0, tol)
-    assert low.start == -math.inf and low.correct
-    assert high.end == math.inf and not high.correct
+    assert low.start == -math.inf and low.side == "right"
+    assert high.end == math.inf and high.side == "wrong"
     assert abs(low.end - logit(roots[0])) < 1e-9
     assert abs(high.start - logit(roots[1])) < 1e-9
 
@@ -77,9 +77,50 @@ def test_sigmoid_cross_entropy_saturates_only_on_the_right_side():
     for target, expected in ((0.0, (-math.inf, logit(tol))), (1.0, (-logit(tol), math.inf))):
         (interval,) = saturation_region("sigmoid_binary_cross_entropy", target, tol)
         # |s - y| < tol, solved by hand: s < tol for target 0, s > 1 - tol for target 1.
-        assert interval.correct
+        assert interval.side == "right"
         for got, want in zip((interval.start, interval.end), expected, strict=True):
             assert got == want or abs(got - want) < 1e-9
+
+
+def test_at_an_inner_target_the_interval_around_the_optimum_is_neither_side():
+    # Issue 11: at target 0.5 the interval around the optimum z = 0 read "wrong side".
+    tol = 0.05
+    for target in (0.5, 0.3):
+        (interval,) = saturation_region("sigmoid_binary_cross_entropy", target, tol)
+        assert interval.side == "optimum"
+        # |s - y| < tol * max(y, 1 - y), solved by hand for s around y.
+        spread = tol * max(target, 1 - target)
+        assert abs(interval.start - logit(target - spread)) < 1e-9
+        assert abs(interval.end - logit(target + spread)) < 1e-9
+    sides = [interval.side for interval in saturation_region("sigmoid_mse", 0.5, tol)]
+    # Far out either way the prediction is confident while the target is undecided.
+    assert sides == ["wrong", "optimum", "wrong"]
+    sides = [interval.side for interval in saturation_region("sigmoid_mse", 0.3, tol)]
+    assert sides == ["right", "optimum", "wrong"]
+
+
+def test_the_profile_report_follows_the_grid_and_names_the_tol():
+    from jaxloss.analysis import report
+
+    assert report.ProfileConfig().reported_logits() == (-10.0, 0.0, 10.0)
+    config = report.ProfileConfig(target=0.3, logit_min=-1e3, logit_max=4.0)
+    np.testing.assert_allclose(config.reported_logits(), (-1000.0, logit(0.3), 4.0), rtol=1e-12)
+    # A target's optimum outside the grid is left out, for targets 0 and 1 as well.
+    assert report.ProfileConfig(logit_min=2.0, logit_max=8.0).reported_logits() == (2.0, 8.0)
+    numbers = {
+        "config": {"tol": 0.2},
+        "losses": {
+            "sigmoid_mse": {
+                "at_logits": {},
+                "saturation": [{"start": -1.0, "end": 1.0, "side": "optimum"}],
+                "landscape_flat_share": 0.1,
+                "landscape_flat_tol": 0.05,
+            }
+        },
+    }
+    summary = report.format_summary(numbers)
+    assert "saturated logit intervals (tol 0.2)" in summary
+    assert "(-1.0000, 1.0000) around the optimum" in summary
 
 
 @pytest.mark.parametrize(
@@ -149,3 +190,97 @@ def test_plots_are_written_and_non_empty(tmp_path):
     ]
     for path in written:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---------------------------------------------------------------------------------------
+# The figures, read through matplotlib's objects.
+
+LOSSES = ("sigmoid_mse", "sigmoid_binary_cross_entropy")
+
+
+@pytest.fixture
+def figures():
+    """Collects the figures a test draws and closes them afterwards."""
+    pytest.importorskip("matplotlib", reason="plots need the examples extra")
+    from matplotlib import pyplot
+
+    drawn = []
+    yield drawn
+    for figure in drawn:
+        pyplot.close(figure)
+
+
+def legend_labels(figure) -> list[str]:
+    return [text.get_text() for legend in figure.legends for text in legend.get_texts()]
+
+
+def test_the_saturation_figure_names_its_colours_and_its_tol(figures):
+    from jaxloss.analysis import plots
+    from jaxloss.analysis.saturation import saturation_level
+
+    target, tol = 0.3, 0.05
+    profiles = [gradient_profile(loss, GRID, target) for loss in LOSSES]
+    regions = {loss: saturation_region(loss, target, tol) for loss in LOSSES}
+    levels = {loss: saturation_level(loss, target, tol) for loss in LOSSES}
+    figure = plots.saturation_figure(regions, profiles, tol=tol, levels=levels)
+    figures.append(figure)
+    labels = legend_labels(figure)
+    for side in ("right", "wrong", "optimum"):
+        assert plots.SIDE_LABELS[side] in labels
+    assert "0.05 × max |dl/dz|" in labels
+    assert f"optimum z = {logit(target):.3g}" in labels
+    assert "0.05" in figure.get_suptitle() and "0.3" in figure.get_suptitle()
+    for axis, loss in zip(figure.axes, LOSSES, strict=True):
+        assert axis.get_title() == loss and axis.get_xlabel() == "logit z"
+        assert axis.get_yscale() == "log"
+    assert figure.axes[0].get_ylabel().startswith("|dl/dz|")
+
+
+def test_the_landscape_figure_has_log_axes_one_colour_scale_and_the_flat_contour(figures):
+    from matplotlib.contour import ContourSet
+
+    from jaxloss.analysis import plots
+
+    grid = np.geomspace(0.1, 20.0, 21)
+    landscapes = [landscape(loss, grid, grid) for loss in LOSSES]
+    figure = plots.landscape_figure(landscapes)
+    figures.append(figure)
+    panels = [axis for axis in figure.axes if axis.get_label() != "<colorbar>"]
+    assert len(panels) == 2 and len(figure.axes) == 3  # one colour bar for both
+    limits = set()
+    for axis in panels:
+        assert axis.get_xscale() == "log" and axis.get_yscale() == "log"
+        assert axis.get_xlabel() and "flat" in axis.get_title()
+        (mesh,) = axis.collections[:1]
+        limits.add((mesh.norm.vmin, mesh.norm.vmax))
+        assert any(isinstance(item, ContourSet) for item in axis.collections)
+    assert len(limits) == 1
+    assert "‖gradient‖ = 0.05: flat below" in legend_labels(figure)
+    # The cells cover the grid geometrically: the first cell ends halfway in log space.
+    x_edges = panels[0].collections[0].get_coordinates()[0, :, 0]
+    np.testing.assert_allclose(x_edges[1], np.sqrt(grid[0] * grid[1]), rtol=1e-6)
+
+
+def test_the_layer_gradient_figure_shows_both_losses_and_the_configuration(figures):
+    pytest.importorskip("optax", reason="training needs the examples extra")
+    from jaxloss.analysis import plots
+    from jaxloss.train import datasets, harness, models
+
+    results = [
+        harness.train(
+            harness.Experiment(loss=loss, model=models.parse_model("mlp:4:tanh"), steps=5),
+            datasets.load("xor"),
+            [0, 1],
+            [0.5],
+        )
+        for loss in LOSSES
+    ]
+    figure = plots.layer_gradients_figure(results)
+    figures.append(figure)
+    title = figure.get_suptitle()
+    for part in ("xor", "mlp:4:tanh", "normal init", "learning rate 0.5", "2 seeds", "5 steps"):
+        assert part in title
+    top = figure.axes[:2]
+    assert [axis.get_title() for axis in top] == list(LOSSES)
+    assert top[0].get_shared_y_axes().joined(top[0], top[1])
+    assert top[0].get_yscale() == "log"

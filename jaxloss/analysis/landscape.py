@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxloss.analysis.profiles import resolve
+from jaxloss.analysis.profiles import has_classes, resolve
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +78,7 @@ def landscape(
       True
     """
     spec = resolve(loss)
-    if spec.has_classes or spec.domain != "logit":
+    if has_classes(spec) or spec.domain != "logit":
         raise ValueError(f"loss must be a binary loss on logits, got {spec.name!r}")
     hidden = np.asarray(hidden_scales, np.float32)
     output = np.asarray(output_scales, np.float32)

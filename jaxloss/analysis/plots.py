@@ -1,6 +1,7 @@
 """Matplotlib figures of the analysis results (needs the ``examples`` extra).
 
-Each function draws into a new figure and saves it as PNG to ``path``.
+Each ``*_figure`` function draws a new figure and returns it (the tests read its
+axes, labels and legends); each ``plot_*`` function saves that figure as PNG.
 """
 
 from __future__ import annotations
@@ -8,8 +9,8 @@ from __future__ import annotations
 import io
 import math
 import pathlib
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,22 +18,41 @@ from jaxloss._files import write_atomic
 from jaxloss.analysis.diagnostics import layer_gradient_norms
 from jaxloss.analysis.landscape import Landscape
 from jaxloss.analysis.profiles import Profile
-from jaxloss.analysis.saturation import Interval
+from jaxloss.analysis.saturation import Interval, optimum
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from jaxloss.train.harness import Result
 
+SIDE_COLOURS = {"right": "tab:green", "wrong": "tab:red", "optimum": "tab:blue"}
+SIDE_LABELS = {
+    "right": "saturated, prediction on the target's side",
+    "wrong": "saturated, prediction on the wrong side",
+    "optimum": "saturated around the target's optimum",
+}
+FLAT_COLOUR = "tab:red"
 
-def _figure(columns: int, height: float = 3.8) -> tuple[Figure, list]:
+
+def _figure(
+    rows: int, columns: int, width: float = 4.6, height: float = 3.8, **options: Any
+) -> tuple[Figure, np.ndarray]:
+    """A new figure with constrained layout; ``axes`` is always ``[rows, columns]``."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    figure, axes = plt.subplots(1, columns, figsize=(4.6 * columns, height))
-    return figure, list(np.atleast_1d(axes))
+    figure, axes = plt.subplots(
+        rows,
+        columns,
+        figsize=(width * columns, height * rows),
+        layout="constrained",
+        squeeze=False,
+        **options,
+    )
+    return figure, axes
 
 
 def _save(figure: Figure, path: str | pathlib.Path) -> pathlib.Path:
@@ -40,7 +60,6 @@ def _save(figure: Figure, path: str | pathlib.Path) -> pathlib.Path:
     from matplotlib import pyplot as plt
 
     path = pathlib.Path(path)
-    figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110)
     plt.close(figure)
@@ -48,8 +67,50 @@ def _save(figure: Figure, path: str | pathlib.Path) -> pathlib.Path:
     return path
 
 
+def _mark_optimum(axis: Axes, target: float, low: float, high: float) -> bool:
+    """A dotted vertical line at the target's optimum, when it lies in the view."""
+    where = optimum(target)
+    if not low < where < high:
+        return False
+    axis.axvline(where, color="grey", linestyle=":", linewidth=1)
+    return True
+
+
+# ---------------------------------------------------------------------------------------
+# Gradient profile.
+
+
+def gradient_profile_figure(profiles: Sequence[Profile]) -> Figure:
+    """Value, |gradient| and second derivative against the logit, one line per loss."""
+    from matplotlib.lines import Line2D
+
+    figure, grid = _figure(1, 3)
+    axes = list(grid[0])
+    for profile in profiles:
+        axes[0].plot(profile.logits, profile.value, label=profile.loss)
+        axes[1].plot(profile.logits, np.abs(profile.gradient), label=profile.loss)
+        axes[2].plot(profile.logits, profile.second_derivative, label=profile.loss)
+    labels = ("loss value l(z)", "|dl/dz| (log scale)", "d²l/dz²")
+    for axis, label in zip(axes, labels, strict=True):
+        axis.set_ylabel(label)
+        axis.set_xlabel("logit z")
+        axis.grid(alpha=0.3)
+    axes[1].set_yscale("log")
+    axes[2].axhline(0, color="grey", linewidth=0.8)
+    handles, names = axes[0].get_legend_handles_labels()
+    if profiles:
+        target = profiles[0].target
+        low, high = float(profiles[0].logits.min()), float(profiles[0].logits.max())
+        if any([_mark_optimum(axis, target, low, high) for axis in axes]):
+            handles.append(Line2D([], [], color="grey", linestyle=":", linewidth=1))
+            names.append(f"optimum z = {optimum(target):.3g}")
+        figure.suptitle(f"Each loss along the logit z of one sigmoid output, target y = {target:g}")
+    axes[0].legend(handles, names, fontsize=8)
+    return figure
+
+
 def plot_gradient_profile(profiles: Sequence[Profile], path: str | pathlib.Path) -> pathlib.Path:
-    """Value, |gradient| and second derivative against the logit, one line per loss.
+    """Saves :func:`gradient_profile_figure` as PNG.
 
     Example:
       >>> import pathlib, tempfile
@@ -59,28 +120,95 @@ def plot_gradient_profile(profiles: Sequence[Profile], path: str | pathlib.Path)
       >>> plot_gradient_profile(profiles, folder / "profile.png").stat().st_size > 0
       True
     """
-    figure, axes = _figure(3)
-    for profile in profiles:
-        axes[0].plot(profile.logits, profile.value, label=profile.loss)
-        axes[1].plot(profile.logits, np.abs(profile.gradient), label=profile.loss)
-        axes[2].plot(profile.logits, profile.second_derivative, label=profile.loss)
-    titles = ("loss", "|dl/dz|", "d2l/dz2")
-    for axis, title in zip(axes, titles, strict=True):
-        axis.set_title(title)
+    return _save(gradient_profile_figure(profiles), path)
+
+
+# ---------------------------------------------------------------------------------------
+# Saturation.
+
+
+def saturation_figure(
+    regions: Mapping[str, Sequence[Interval]],
+    profiles: Sequence[Profile],
+    *,
+    tol: float | None = None,
+    levels: Mapping[str, float] | None = None,
+) -> Figure:
+    """|gradient| per loss with its saturated intervals shaded, coloured by side.
+
+    ``levels`` (from ``saturation_level``) draws each loss's threshold
+    ``tol * sup |dl/dz|`` as a dashed line; ``tol`` names it.
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    figure, grid = _figure(1, len(profiles) or 1, sharey=True)
+    axes = list(grid[0])
+    largest = max((float(np.max(np.abs(profile.gradient))) for profile in profiles), default=1.0)
+    sides_shown: set[str] = set()
+    optimum_shown = level_shown = False
+    for axis, profile in zip(axes, profiles, strict=False):
+        axis.plot(profile.logits, np.abs(profile.gradient), color="black", linewidth=1.4)
+        low, high = float(profile.logits.min()), float(profile.logits.max())
+        for interval in regions.get(profile.loss, []):
+            start = low if math.isinf(interval.start) else interval.start
+            end = high if math.isinf(interval.end) else interval.end
+            axis.axvspan(start, end, color=SIDE_COLOURS[interval.side], alpha=0.2, linewidth=0)
+            sides_shown.add(interval.side)
+        if levels is not None and profile.loss in levels:
+            axis.axhline(levels[profile.loss], color="black", linestyle="--", linewidth=0.9)
+            level_shown = True
+        optimum_shown |= _mark_optimum(axis, profile.target, low, high)
+        axis.set_yscale("log")
+        axis.set_title(profile.loss, fontsize=10)
         axis.set_xlabel("logit z")
+        axis.set_xlim(low, high)
         axis.grid(alpha=0.3)
-    axes[1].set_yscale("log")
-    axes[2].axhline(0, color="grey", linewidth=0.8)
-    axes[0].legend(fontsize=8)
+    axes[0].set_ylabel("|dl/dz| (log scale)")
+    if largest > 0:
+        # Far tails reach 1e-300; twelve decades below the top keep the picture readable.
+        axes[0].set_ylim(bottom=max(axes[0].get_ylim()[0], largest * 1e-12))
+    handles: list[Any] = [Line2D([], [], color="black", linewidth=1.4, label="|dl/dz|")]
+    if level_shown:
+        name = "tol" if tol is None else f"{tol:g}"
+        handles.append(
+            Line2D(
+                [], [], color="black", linestyle="--", linewidth=0.9, label=f"{name} × max |dl/dz|"
+            )
+        )
+    if optimum_shown and profiles:
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color="grey",
+                linestyle=":",
+                label=f"optimum z = {optimum(profiles[0].target):.3g}",
+            )
+        )
+    handles += [
+        Patch(color=SIDE_COLOURS[side], alpha=0.2, label=SIDE_LABELS[side])
+        for side in SIDE_COLOURS
+        if side in sides_shown
+    ]
+    figure.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
     if profiles:
-        figure.suptitle(f"target {profiles[0].target:g}", fontsize=10)
-    return _save(figure, path)
+        where = "" if tol is None else f" below {tol:g} × its maximum"
+        figure.suptitle(
+            f"Saturated logits: |dl/dz|{where}, target y = {profiles[0].target:g}", fontsize=11
+        )
+    return figure
 
 
 def plot_saturation(
-    regions: dict[str, list[Interval]], profiles: Sequence[Profile], path: str | pathlib.Path
+    regions: Mapping[str, Sequence[Interval]],
+    profiles: Sequence[Profile],
+    path: str | pathlib.Path,
+    *,
+    tol: float | None = None,
+    levels: Mapping[str, float] | None = None,
 ) -> pathlib.Path:
-    """|gradient| per loss with its saturated intervals shaded (red: wrong side).
+    """Saves :func:`saturation_figure` as PNG.
 
     Example:
       >>> import pathlib, tempfile
@@ -91,24 +219,95 @@ def plot_saturation(
       >>> plot_saturation(regions, profiles, folder / "saturation.png").stat().st_size > 0
       True
     """
-    figure, axes = _figure(len(profiles) or 1)
-    for axis, profile in zip(axes, profiles, strict=False):
-        axis.plot(profile.logits, np.abs(profile.gradient), color="black")
-        low, high = float(profile.logits.min()), float(profile.logits.max())
-        for interval in regions.get(profile.loss, []):
-            start = low if math.isinf(interval.start) else interval.start
-            end = high if math.isinf(interval.end) else interval.end
-            colour = "tab:green" if interval.correct else "tab:red"
-            axis.axvspan(start, end, color=colour, alpha=0.2, linewidth=0)
-        axis.set_yscale("log")
-        axis.set_title(f"{profile.loss}: saturated logits", fontsize=9)
-        axis.set_xlabel("logit z")
-        axis.set_xlim(low, high)
-    return _save(figure, path)
+    return _save(saturation_figure(regions, profiles, tol=tol, levels=levels), path)
+
+
+# ---------------------------------------------------------------------------------------
+# Landscape.
+
+
+def _edges(centres: np.ndarray, log: bool) -> np.ndarray:
+    """Cell edges halfway between grid points (geometrically on a log axis)."""
+    points = np.log(centres) if log else np.asarray(centres, float)
+    if points.size == 1:
+        edges = points + (np.array([-0.1, 0.1]) if log else np.array([-0.5, 0.5]))
+    else:
+        middles = (points[1:] + points[:-1]) / 2
+        first, last = 2 * points[0] - middles[0], 2 * points[-1] - middles[-1]
+        edges = np.concatenate([[first], middles, [last]])
+    return np.exp(edges) if log else edges
+
+
+def landscape_figure(landscapes: Sequence[Landscape]) -> Figure:
+    """log10 of the gradient norm over the two weight scales, one panel per loss.
+
+    The panels share one colour scale and one colour bar; the flatness threshold
+    ``flat_tol`` is drawn as a contour. Grids of positive scales get log axes.
+    """
+    from matplotlib.colors import Normalize
+    from matplotlib.lines import Line2D
+
+    figure, grid = _figure(1, len(landscapes) or 1, height=4.4, sharex=True, sharey=True)
+    axes = list(grid[0])
+    logged = [np.log10(np.maximum(item.gradient_norm, 1e-30)) for item in landscapes]
+    finite = np.concatenate([values[np.isfinite(values)] for values in logged] or [np.zeros(1)])
+    norm = Normalize(vmin=float(finite.min()), vmax=float(finite.max()))
+    image = None
+    for axis, item, values in zip(axes, landscapes, logged, strict=False):
+        log_x = bool(np.all(item.output_scales > 0))
+        log_y = bool(np.all(item.hidden_scales > 0))
+        image = axis.pcolormesh(
+            _edges(item.output_scales, log_x),
+            _edges(item.hidden_scales, log_y),
+            values,
+            shading="flat",
+            norm=norm,
+            cmap="viridis",
+        )
+        level = math.log10(item.flat_tol)
+        if min(values.shape) >= 2 and values.min() < level < values.max():
+            axis.contour(
+                item.output_scales,
+                item.hidden_scales,
+                values,
+                levels=[level],
+                colors=FLAT_COLOUR,
+                linewidths=1.5,
+            )
+        if log_x:
+            axis.set_xscale("log")
+        if log_y:
+            axis.set_yscale("log")
+        axis.set_title(f"{item.loss_name}: {item.flat_share:.0%} of the grid flat", fontsize=10)
+        axis.set_xlabel("output weight scale b")
+    axes[0].set_ylabel("hidden weight scale a")
+    if image is not None:
+        figure.colorbar(image, ax=axes, label="log10 ‖gradient‖ (one scale for all panels)")
+    if landscapes:
+        tol = landscapes[0].flat_tol
+        figure.legend(
+            handles=[
+                Line2D(
+                    [],
+                    [],
+                    color=FLAT_COLOUR,
+                    linewidth=1.5,
+                    label=f"‖gradient‖ = {tol:g}: flat below",
+                )
+            ],
+            loc="outside lower center",
+            fontsize=9,
+            frameon=False,
+        )
+        figure.suptitle(
+            "Gradient norm of a tanh network with a sigmoid output over two weight scales",
+            fontsize=11,
+        )
+    return figure
 
 
 def plot_landscape(landscapes: Sequence[Landscape], path: str | pathlib.Path) -> pathlib.Path:
-    """log10 of the gradient norm over the two weight scales, one panel per loss.
+    """Saves :func:`landscape_figure` as PNG.
 
     Example:
       >>> import pathlib, tempfile
@@ -118,45 +317,75 @@ def plot_landscape(landscapes: Sequence[Landscape], path: str | pathlib.Path) ->
       >>> plot_landscape([item], folder / "landscape.png").stat().st_size > 0
       True
     """
-    figure, axes = _figure(len(landscapes) or 1, height=4.2)
-    for axis, item in zip(axes, landscapes, strict=False):
-        image = axis.pcolormesh(
-            item.output_scales,
-            item.hidden_scales,
-            np.log10(np.maximum(item.gradient_norm, 1e-30)),
-            shading="auto",
+    return _save(landscape_figure(landscapes), path)
+
+
+# ---------------------------------------------------------------------------------------
+# Layer gradients.
+
+
+def _runs(result: Result) -> np.ndarray:
+    """The seeds (first rate) whose run never diverged."""
+    return ~np.asarray(result.diverged)[0]
+
+
+def layer_gradients_figure(results: Result | Sequence[Result]) -> Figure:
+    """Per loss, the median gradient norm of each layer and the saturated fraction.
+
+    One column per result (loss), rows sharing their y axis; the title gives the
+    configuration. Runs that diverged are left out and counted.
+    """
+    results = [results] if not isinstance(results, Sequence) else list(results)
+    figure, axes = _figure(2, len(results) or 1, sharey="row", height=3.4)
+    for column, result in enumerate(results):
+        kept = _runs(result)
+        steps = np.arange(result.records["loss"].shape[-1])
+        top, bottom = axes[0, column], axes[1, column]
+        if kept.any():
+            layers = layer_gradient_norms(result)
+            for index, (layer, norms) in enumerate(layers.items()):
+                name = "output" if index == len(layers) - 1 else f"hidden {index + 1}"
+                top.plot(steps, np.median(norms[kept], axis=0), label=f"{layer} ({name})")
+            saturated = result.records["saturated_fraction"][0][kept]
+            bottom.plot(steps, np.median(saturated, axis=0), color="black")
+            top.set_yscale("log")
+            top.legend(fontsize=8, title="layer", title_fontsize=8)
+        else:
+            for axis in (top, bottom):
+                axis.text(0.5, 0.5, "every run diverged", transform=axis.transAxes, ha="center")
+        diverged = int((~kept).sum())
+        note = f" ({diverged} diverged runs left out)" if diverged else ""
+        top.set_title(f"{result.experiment.loss}{note}", fontsize=10)
+        bottom.set_ylim(-0.02, 1.02)
+        bottom.set_xlabel("step (updates made)")
+        for axis in (top, bottom):
+            axis.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("gradient norm per layer\n(median over seeds, log scale)")
+    axes[1, 0].set_ylabel("fraction of saturated\noutput units (median)")
+    if results:
+        first = results[0]
+        experiment = first.experiment
+        rates = ", ".join(f"{rate:g}" for rate in first.learning_rates)
+        figure.suptitle(
+            f"{first.dataset}: {experiment.model.name}, {experiment.init} init, "
+            f"{experiment.optimizer} at learning rate {rates}, {first.seeds.size} seeds, "
+            f"{experiment.steps} steps",
+            fontsize=11,
         )
-        figure.colorbar(image, ax=axis, label="log10 |gradient|")
-        axis.set_title(f"{item.loss_name}: {item.flat_share:.0%} flat", fontsize=9)
-        axis.set_xlabel("output weight scale")
-        axis.set_ylabel("hidden weight scale")
-    return _save(figure, path)
+    return figure
 
 
-def plot_layer_gradients(result: Result, path: str | pathlib.Path) -> pathlib.Path:
-    """Median gradient norm of each layer over seeds, and the saturated fraction.
+def plot_layer_gradients(
+    results: Result | Sequence[Result], path: str | pathlib.Path
+) -> pathlib.Path:
+    """Saves :func:`layer_gradients_figure` as PNG.
 
     Example:
       >>> import pathlib, tempfile
       >>> from jaxloss.train import Experiment, load_dataset, train
       >>> result = train(Experiment(loss="sigmoid_mse", steps=5), load_dataset("xor"), [0], [0.1])
       >>> folder = pathlib.Path(tempfile.mkdtemp())
-      >>> plot_layer_gradients(result, folder / "layers.png").stat().st_size > 0
+      >>> plot_layer_gradients([result], folder / "layers.png").stat().st_size > 0
       True
     """
-    figure, axes = _figure(2)
-    steps = np.arange(result.records["loss"].shape[-1])
-    for layer, norms in layer_gradient_norms(result).items():
-        axes[0].plot(steps, np.median(norms, axis=0), label=layer)
-    axes[0].set_yscale("log")
-    axes[0].set_title("gradient norm per layer (median over seeds)", fontsize=9)
-    axes[0].legend(fontsize=8)
-    saturated = result.records["saturated_fraction"][0]
-    axes[1].plot(steps, np.median(saturated, axis=0), color="black")
-    axes[1].set_title("fraction of saturated output units", fontsize=9)
-    axes[1].set_ylim(-0.02, 1.02)
-    for axis in axes:
-        axis.set_xlabel("step")
-        axis.grid(alpha=0.3)
-    figure.suptitle(result.experiment.loss, fontsize=10)
-    return _save(figure, path)
+    return _save(layer_gradients_figure(results), path)

@@ -46,10 +46,15 @@ class Profile:
         }
 
 
-def resolve(loss: str | Callable[..., Any]) -> registry.LossSpec:
+def resolve(loss: str | Callable[..., Any]):
     """A registry row from a loss name or a jaxloss loss function."""
     name = loss if isinstance(loss, str) else getattr(loss, "__name__", repr(loss))
     return registry.get(name)
+
+
+def has_classes(spec: Any) -> bool:
+    """Whether a registry row's targets are classes (labels or class probabilities)."""
+    return spec.target_kind in ("class_probabilities", "labels")
 
 
 def check_grid(logits: ArrayLike) -> np.ndarray:
@@ -97,7 +102,7 @@ def gradient_profile(
         if spec.per_example:
             gradient, autodiff = gradient[:, class_index], autodiff[:, class_index]
             curvature = curvature[:, class_index, class_index]
-        elif spec.has_classes:
+        elif has_classes(spec):
             # An elementwise class loss (one_hot_mse): the example's loss is its row sum.
             value = jnp.sum(value, axis=-1)
             gradient, autodiff = gradient[:, class_index], autodiff[:, class_index]
@@ -110,12 +115,12 @@ def gradient_profile(
             gradient=np.asarray(gradient),
             second_derivative=np.asarray(curvature),
             autodiff_gradient=np.asarray(autodiff),
-            class_index=class_index if spec.has_classes else None,
+            class_index=class_index if has_classes(spec) else None,
         )
 
 
-def _inputs(spec: registry.LossSpec, grid: jax.Array, target, class_index, num_classes):
-    if not spec.has_classes:
+def _inputs(spec: Any, grid: jax.Array, target, class_index, num_classes):
+    if not has_classes(spec):
         return grid, jnp.full_like(grid, target)
     if not 0 <= class_index < num_classes:
         raise ValueError(f"class_index must lie in [0, {num_classes}), got {class_index}")

@@ -13,17 +13,18 @@ from jaxloss import registry
 from jaxloss.analysis import plots
 from jaxloss.analysis.diagnostics import plateau_end
 from jaxloss.analysis.landscape import landscape
-from jaxloss.analysis.profiles import gradient_profile
-from jaxloss.analysis.saturation import saturation_region
+from jaxloss.analysis.profiles import gradient_profile, has_classes
+from jaxloss.analysis.saturation import optimum, saturation_level, saturation_region
 
 # The losses a profile of one sigmoid output can show.
 PROFILE_LOSSES = tuple(
     name
     for name, spec in registry.LOSSES.items()
-    if spec.domain == "logit" and not spec.has_classes
+    if spec.domain == "logit" and not has_classes(spec)
 )
-REPORTED_LOGITS = (-10.0, 0.0, 10.0)
 LANDSCAPE_SCALES = np.geomspace(0.1, 20.0, 41)
+# The layer-gradient run: a small tanh network from a saturated start on xor.
+LAYER_RUN = {"dataset": "xor", "model": "mlp:8:tanh", "seeds": 8, "learning_rate": 0.5}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,54 +55,82 @@ class ProfileConfig:
         if self.points < 2:
             raise ValueError(f"points must be at least 2, got {self.points}")
 
+    def reported_logits(self) -> tuple[float, ...]:
+        """The table's logits: both ends of the grid and the target's optimum between.
 
-def build(config: ProfileConfig, folder: pathlib.Path) -> dict[str, Any]:
-    """Computes everything, writes the PNGs into ``folder`` and returns the JSON numbers."""
+        For a target of 0 or 1 the optimum lies at infinity; the decision boundary
+        ``z = 0`` takes its place. A middle point outside the grid is left out.
+
+        Example:
+          >>> ProfileConfig(target=0.5, logit_min=-1e3, logit_max=4.0).reported_logits()
+          (-1000.0, 0.0, 4.0)
+        """
+        middle = optimum(self.target)
+        if not np.isfinite(middle):
+            middle = 0.0
+        logits = {self.logit_min, self.logit_max}
+        if self.logit_min < middle < self.logit_max:
+            logits.add(middle)
+        return tuple(sorted(logits))
+
+
+def build(
+    config: ProfileConfig, folder: pathlib.Path, *, cache_folder: pathlib.Path | None = None
+) -> dict[str, Any]:
+    """Computes everything, writes the PNGs into ``folder`` and returns the JSON numbers.
+
+    ``cache_folder`` keeps the layer-gradient run's data between processes.
+    """
     from jaxloss.train import datasets, harness, models
 
     config.check()
     grid = np.linspace(config.logit_min, config.logit_max, config.points)
     profiles = [gradient_profile(loss, grid, config.target) for loss in config.losses]
     regions = {loss: saturation_region(loss, config.target, config.tol) for loss in config.losses}
+    levels = {loss: saturation_level(loss, config.target, config.tol) for loss in config.losses}
     landscapes = [landscape(loss, LANDSCAPE_SCALES, LANDSCAPE_SCALES) for loss in config.losses]
 
-    xor = datasets.load("xor")
+    data = datasets.load(LAYER_RUN["dataset"], cache_folder=cache_folder)
     training = {}
     for loss in config.losses:
         experiment = harness.Experiment(
             loss=loss,
-            model=models.parse_model("mlp:8:tanh"),
+            model=models.parse_model(LAYER_RUN["model"]),
             steps=config.train_steps,
             init="saturated",
         )
-        training[loss] = harness.train(experiment, xor, np.arange(8), [0.5])
+        training[loss] = harness.train(
+            experiment, data, np.arange(LAYER_RUN["seeds"]), [LAYER_RUN["learning_rate"]]
+        )
 
     written = [
         plots.plot_gradient_profile(profiles, folder / "gradient_profile.png"),
-        plots.plot_saturation(regions, profiles, folder / "saturation.png"),
+        plots.plot_saturation(
+            regions, profiles, folder / "saturation.png", tol=config.tol, levels=levels
+        ),
         plots.plot_landscape(landscapes, folder / "landscape.png"),
+        plots.plot_layer_gradients(list(training.values()), folder / "layer_gradients.png"),
     ]
-    for loss, result in training.items():
-        written.append(plots.plot_layer_gradients(result, folder / f"layer_gradients_{loss}.png"))
 
     numbers: dict[str, Any] = {"config": dataclasses.asdict(config), "losses": {}}
     for profile, item in zip(profiles, landscapes, strict=True):
         at = {}
-        for logit in REPORTED_LOGITS:
+        for logit in config.reported_logits():
             reported = gradient_profile(profile.loss, np.asarray([logit]), config.target)
+            # Adding 0.0 turns a negative zero into zero: "-0" would read as a sign.
             at[f"{logit:g}"] = {
-                "value": float(reported.value[0]),
-                "gradient": float(reported.gradient[0]),
-                "second_derivative": float(reported.second_derivative[0]),
+                "value": float(reported.value[0]) + 0.0,
+                "gradient": float(reported.gradient[0]) + 0.0,
+                "second_derivative": float(reported.second_derivative[0]) + 0.0,
             }
-        result = training[profile.loss]
+        ends = plateau_end(training[profile.loss].records["loss"][0])
+        ends = ends[np.isfinite(ends)]
         numbers["losses"][profile.loss] = {
             "at_logits": at,
             "saturation": [interval.to_json() for interval in regions[profile.loss]],
             "landscape_flat_share": item.flat_share,
-            "training_plateau_end_median": float(
-                np.nanmedian(plateau_end(result.records["loss"][0]))
-            ),
+            "landscape_flat_tol": item.flat_tol,
+            "training_plateau_end_median": float(np.median(ends)) if ends.size else None,
             "profile": profile.to_json(),
         }
     numbers["written"] = [path.name for path in written]
@@ -124,16 +153,23 @@ def format_summary(numbers: dict[str, Any]) -> str:
                 f"| {loss} | {logit} | {at['value']:.6g} | {at['gradient']:.6g} "
                 f"| {at['second_derivative']:.6g} |"
             )
+    tol = numbers["config"]["tol"]
     lines.append("")
-    lines.append("| loss | saturated logit intervals (tol) | flat share of landscape |")
+    flat_tol = next(iter(numbers["losses"].values()))["landscape_flat_tol"]
+    lines.append(
+        f"| loss | saturated logit intervals (tol {tol:g}) "
+        f"| flat share of landscape (‖gradient‖ < {flat_tol:g}) |"
+    )
     lines.append("| --- | --- | --- |")
     for loss, row in numbers["losses"].items():
         intervals = ", ".join(
-            f"({_end(i['start'])}, {_end(i['end'])}) {'right' if i['correct'] else 'wrong'} side"
-            for i in row["saturation"]
+            f"({_end(i['start'])}, {_end(i['end'])}) {_SIDES[i['side']]}" for i in row["saturation"]
         )
         lines.append(f"| {loss} | {intervals or 'none'} | {row['landscape_flat_share']:.1%} |")
     return "\n".join(lines)
+
+
+_SIDES = {"right": "right side", "wrong": "wrong side", "optimum": "around the optimum"}
 
 
 def _end(value: float | str) -> str:

@@ -5,7 +5,9 @@ the real line. For ``sigmoid_mse`` with target 0 that happens on both sides: for
 negative logits (the prediction is right, nothing left to learn) and for very
 positive ones (the prediction is wrong and the gradient still vanishes: the slow
 start of MSE after a sigmoid). ``sigmoid_binary_cross_entropy`` only saturates on
-the right side.
+the right side. For a target strictly between 0 and 1 the optimum is the finite
+logit ``log(y / (1 - y))``, where every loss's gradient vanishes; the interval that
+holds it is neither side.
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ import dataclasses
 import itertools
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxloss.analysis.profiles import resolve
+from jaxloss.analysis.profiles import has_classes, resolve
 
 # The search grid: every loss here is either flat to float64 precision past +-60 or
 # has an unbounded gradient, which the far probe below detects.
@@ -28,24 +30,42 @@ _GRID = np.linspace(-60.0, 60.0, 24001)
 _FAR = 1e3
 _BISECTIONS = 80  # halves a 0.005 bracket to well below 1e-9
 
+Side = Literal["right", "wrong", "optimum"]
+
 
 @dataclasses.dataclass(frozen=True)
 class Interval:
     """Logits ``start < z < end`` (``+-inf`` when unbounded) where the loss saturates.
 
-    ``correct`` says whether the prediction there lies on the target's side
-    (``z > 0`` for a target of at least 0.5, ``z < 0`` otherwise).
+    ``side`` says where the interval lies: ``"optimum"`` when it holds the target's
+    optimum ``log(y / (1 - y))`` (a target strictly between 0 and 1), otherwise
+    ``"right"`` or ``"wrong"`` by whether its prediction ``z > 0`` matches the
+    target's class ``y > 0.5`` (every side is wrong for a target of exactly 0.5).
     """
 
     start: float
     end: float
-    correct: bool
+    side: Side
 
     def to_json(self) -> dict[str, Any]:
         def number(value: float) -> float | str:
             return value if math.isfinite(value) else ("inf" if value > 0 else "-inf")
 
-        return {"start": number(self.start), "end": number(self.end), "correct": self.correct}
+        return {"start": number(self.start), "end": number(self.end), "side": self.side}
+
+
+def optimum(target: float) -> float:
+    """The logit where a sigmoid output equals ``target`` (``+-inf`` at 0 and 1).
+
+    Example:
+      >>> optimum(0.5), optimum(0.0)
+      (0.0, -inf)
+    """
+    if target <= 0:
+        return -math.inf
+    if target >= 1:
+        return math.inf
+    return math.log(target) - math.log1p(-target)
 
 
 def _gradient_magnitude(spec, target: float) -> Callable[[np.ndarray], np.ndarray]:
@@ -93,15 +113,17 @@ def saturation_region(loss: str | Callable[..., Any], target: float, tol: float)
       The saturated intervals in increasing order.
 
     Example:
-      >>> [interval.correct for interval in saturation_region("sigmoid_mse", 0.0, 0.05)]
-      [True, False]
+      >>> [interval.side for interval in saturation_region("sigmoid_mse", 0.0, 0.05)]
+      ['right', 'wrong']
       >>> saturation_region("sigmoid_binary_cross_entropy", 0.0, 0.05)[0].end
       -2.944438979...
+      >>> [interval.side for interval in saturation_region("sigmoid_mse", 0.5, 0.05)]
+      ['wrong', 'optimum', 'wrong']
     """
     spec = resolve(loss)
     if not 0 < tol < 1:
         raise ValueError(f"tol must lie in (0, 1), got {tol!r}")
-    if spec.has_classes or spec.domain != "logit":
+    if has_classes(spec) or spec.domain != "logit":
         raise ValueError(
             f"loss must be an elementwise loss on logits (sigmoid_mse, "
             f"sigmoid_binary_cross_entropy), got {spec.name!r}"
@@ -109,7 +131,7 @@ def saturation_region(loss: str | Callable[..., Any], target: float, tol: float)
     if not 0 <= target <= 1:
         raise ValueError(f"target must lie in [0, 1], got {target!r}")
     magnitude = _gradient_magnitude(spec, target)
-    level = tol * _supremum(magnitude)
+    level = saturation_level(spec.name, target, tol)
 
     below = magnitude(_GRID) < level
     changes = np.nonzero(below[1:] != below[:-1])[0]
@@ -120,8 +142,19 @@ def saturation_region(loss: str | Callable[..., Any], target: float, tol: float)
     for piece, (start, end) in enumerate(itertools.pairwise(edges)):
         if below[0] != (piece % 2 == 0):
             continue
-        intervals.append(Interval(float(start), float(end), _is_correct(start, end, target)))
+        intervals.append(Interval(float(start), float(end), _side(start, end, target)))
     return intervals
+
+
+def saturation_level(loss: str | Callable[..., Any], target: float, tol: float) -> float:
+    """``tol`` times the supremum of ``|dl/dz|``: the level below which a logit saturates.
+
+    Example:
+      >>> round(saturation_level("sigmoid_binary_cross_entropy", 0.0, 0.05), 6)
+      0.05
+    """
+    spec = resolve(loss)
+    return tol * _supremum(_gradient_magnitude(spec, target))
 
 
 def _bisect(magnitude, level: float, low: float, high: float) -> float:
@@ -135,7 +168,9 @@ def _bisect(magnitude, level: float, low: float, high: float) -> float:
     return float((low + high) / 2)
 
 
-def _is_correct(start: float, end: float, target: float) -> bool:
+def _side(start: float, end: float, target: float) -> Side:
+    if 0 < target < 1 and start <= optimum(target) <= end:
+        return "optimum"
     if math.isinf(start) and math.isinf(end):
         representative = 0.0
     elif math.isinf(start):
@@ -144,4 +179,5 @@ def _is_correct(start: float, end: float, target: float) -> bool:
         representative = start + 1.0
     else:
         representative = (start + end) / 2
-    return bool((representative > 0) == (target >= 0.5))
+    right = (representative > 0 and target > 0.5) or (representative < 0 and target < 0.5)
+    return "right" if right else "wrong"
