@@ -10,6 +10,7 @@ import contextlib
 import datetime
 import math
 import pathlib
+import re
 import signal
 import sys
 import time
@@ -18,6 +19,7 @@ from typing import NoReturn
 
 USAGE_ERROR = 2
 INTERRUPTED = 130
+MAX_CHUNK_STEPS = 1000
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -31,6 +33,12 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line on stderr and exit status 2."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # argparse reads "-1e3" as an option unless it looks like a negative number;
+        # its own pattern misses exponents (fixed in Python 3.13).
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
     def error(self, message: str) -> NoReturn:
         self.exit(USAGE_ERROR, f"{self.prog}: error: {message}\n")
@@ -60,7 +68,23 @@ def _learning_rates(text: str) -> tuple[float, ...]:
     rates = tuple(_float(part) for part in text.split(","))
     if any(rate <= 0 for rate in rates):
         raise argparse.ArgumentTypeError(f"learning rates must be positive, got {text!r}")
+    seen: set[str] = set()
+    for rate in rates:
+        # Rows and legends show a rate with six significant digits.
+        if f"{rate:g}" in seen:
+            raise argparse.ArgumentTypeError(f"{rate:g} is named twice in {text!r}")
+        seen.add(f"{rate:g}")
     return rates
+
+
+def _names(text: str, option: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not names:
+        raise ValueError(f"{option} names no loss")
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            raise ValueError(f"{option} names {name!r} twice")
+    return names
 
 
 def _threshold(text: str) -> float:
@@ -75,6 +99,52 @@ def _positive_float(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
+
+
+def _add_cache_options(parser: argparse.ArgumentParser) -> None:
+    from jaxloss._files import user_cache_folder
+
+    parser.add_argument(
+        "--cache",
+        type=pathlib.Path,
+        default=user_cache_folder(),
+        help="folder that keeps compiled programs and prepared data between runs",
+    )
+    parser.add_argument(
+        "--no-cache", action="store_true", help="compile and prepare the data afresh, keep nothing"
+    )
+
+
+def _cache_folder(args: argparse.Namespace) -> pathlib.Path | None:
+    return None if args.no_cache else args.cache
+
+
+def _start_compilation_cache(args: argparse.Namespace) -> None:
+    """Points JAX's process-wide compilation cache into the cache folder, if any.
+
+    Called once the arguments are all checked, so that a refused command changes
+    nothing in the process (the tests call ``main`` in theirs).
+    """
+    folder = _cache_folder(args)
+    if folder is not None:
+        from jaxloss.train import harness
+
+        harness.use_compilation_cache(folder)
+
+
+def _profile_losses() -> tuple[str, ...]:
+    """``jaxloss.analysis.report.PROFILE_LOSSES``, without importing the toolkit.
+
+    A compare run needs none of ``jaxloss.analysis``; tests/test_cli.py checks that
+    the two lists agree.
+    """
+    from jaxloss import registry
+
+    return tuple(
+        name
+        for name, spec in registry.LOSSES.items()
+        if spec.domain == "logit" and spec.target_kind in ("real", "probability")
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,9 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare_parser.add_argument(
         "--devices", type=_positive_int, default=1, help="devices to shard the seeds across"
     )
+    _add_cache_options(compare_parser)
     compare_parser.set_defaults(handler=compare, parser=compare_parser)
-
-    from jaxloss.analysis.report import PROFILE_LOSSES
 
     profile_parser = commands.add_parser(
         "profile",
@@ -151,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     profile_parser.add_argument(
         "--losses",
         default="sigmoid_mse,sigmoid_binary_cross_entropy",
-        help=f"comma-separated, from: {', '.join(PROFILE_LOSSES)}",
+        help=f"comma-separated, from: {', '.join(_profile_losses())}",
     )
     profile_parser.add_argument("--target", type=_float, default=0.0, help="target in [0, 1]")
     profile_parser.add_argument(
@@ -168,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     profile_parser.add_argument(
         "--out", type=pathlib.Path, help="output folder (default: runs/profile-<timestamp>)"
     )
+    _add_cache_options(profile_parser)
     profile_parser.set_defaults(handler=profile, parser=profile_parser)
     return parser
 
@@ -204,17 +274,14 @@ def compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     try:
         model = parse_model(args.model)
-        dataset = datasets.load(args.dataset)
-        if args.losses is None:
+        losses = None if args.losses is None else _names(args.losses, "--losses")
+        dataset = datasets.load(args.dataset, cache_folder=_cache_folder(args))
+        if losses is None:
             losses = (
                 study_module.DEFAULT_BINARY_LOSSES
                 if dataset.is_binary
                 else study_module.DEFAULT_MULTICLASS_LOSSES
             )
-        else:
-            losses = tuple(name.strip() for name in args.losses.split(",") if name.strip())
-            if not losses:
-                raise ValueError("--losses names no loss")
         config = study_module.StudyConfig(
             dataset=args.dataset,
             model=model,
@@ -240,13 +307,16 @@ def compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except ValueError as error:
         parser.error(str(error))
 
+    _start_compilation_cache(args)
     signal.signal(signal.SIGTERM, _interrupt)
     completed: dict[str, dict] = {}
     try:
         study = study_module.run(
             config,
             dataset,
-            chunk_steps=max(1, math.ceil(config.steps / 20)),
+            # Twenty chunks for the progress bar, short enough that an interrupt waits
+            # at most a moment for the chunk in flight.
+            chunk_steps=max(1, min(math.ceil(config.steps / 20), MAX_CHUNK_STEPS)),
             on_progress=_Progress(),
             completed=completed,
         )
@@ -262,13 +332,8 @@ def compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             print(study_module.format_table(partial), file=sys.stderr)
         return INTERRUPTED
 
-    for key, row in study.summary["losses"].items():
-        for run in row["nan_runs"]:
-            print(
-                f"warning: {key}: seed {run['seed']} diverged (loss not finite) at step "
-                f"{run['step']}; left out of the summary and the plot",
-                file=sys.stderr,
-            )
+    for line in study_module.diverged_warnings(study.summary):
+        print(f"warning: {line}", file=sys.stderr)
     print(
         f"{dataset.name}: {config.model.name}, {config.optimizer}, lr "
         f"{','.join(f'{rate:g}' for rate in config.learning_rates)}, {config.init} init, "
@@ -276,11 +341,16 @@ def compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     )
     print(study_module.format_table(study.summary))
     try:
-        written = study_module.save(study, folder)
+        written = study_module.save_data(study, folder)
+        print("\nwrote " + ", ".join(str(path) for path in written))
+        study_module.save_plot(study, folder / "convergence.png")
     except KeyboardInterrupt:
         print("interrupted while writing; complete files only were left", file=sys.stderr)
         return INTERRUPTED
-    print("\nwrote " + ", ".join(str(path) for path in written))
+    except Exception as error:  # the numbers are safe on disk; report the plot's failure
+        print(f"error: convergence.png was not drawn: {error!r}", file=sys.stderr)
+        return 1
+    print(f"wrote {folder / 'convergence.png'}")
     return 0
 
 
@@ -290,7 +360,7 @@ def profile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     try:
         config = report.ProfileConfig(
-            losses=tuple(name.strip() for name in args.losses.split(",") if name.strip()),
+            losses=_names(args.losses, "--losses"),
             target=args.target,
             tol=args.tol,
             logit_min=args.min,
@@ -298,8 +368,6 @@ def profile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             points=args.points,
             train_steps=args.train_steps,
         )
-        if not config.losses:
-            raise ValueError("--losses names no loss")
         config.check()
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         folder = args.out if args.out is not None else pathlib.Path("runs") / f"profile-{stamp}"
@@ -307,9 +375,10 @@ def profile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except ValueError as error:
         parser.error(str(error))
 
+    _start_compilation_cache(args)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        numbers = report.build(config, folder)
+        numbers = report.build(config, folder, cache_folder=_cache_folder(args))
         write_atomic(folder / "profile.json", report.to_json_bytes(numbers))
     except KeyboardInterrupt:
         print("interrupted; only complete files were written", file=sys.stderr)
@@ -327,9 +396,13 @@ def _remove_if_empty(folder: pathlib.Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    return args.handler(args, args.parser)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        return args.handler(args, args.parser)
+    except KeyboardInterrupt:  # before the run started (imports, data): nothing to report
+        print("\ninterrupted before the run; nothing was written", file=sys.stderr)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

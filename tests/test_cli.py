@@ -16,6 +16,14 @@ from jaxloss import cli
 SMALL = ["--seeds", "2", "--steps", "20"]
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """The command line's cache goes to a temporary folder, never the user's home."""
+    folder = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(folder))
+    return folder / "jaxloss"
+
+
 def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "jaxloss.cli", *args],
@@ -26,12 +34,14 @@ def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
     )
 
 
-def test_compare_prints_the_table_and_writes_its_files(tmp_path):
+def test_compare_prints_the_table_and_writes_its_files(tmp_path, private_cache):
     out = tmp_path / "study"
-    completed = run_cli("compare", *SMALL, "--out", str(out))
+    completed = run_cli("compare", *SMALL, "--loss-threshold", "0.3", "--out", str(out))
     assert completed.returncode == 0, completed.stderr
     assert "| sigmoid_mse |" in completed.stdout
     assert "| sigmoid_binary_cross_entropy |" in completed.stdout
+    assert "| steps to train loss 0.3, median [IQR] |" in completed.stdout
+    assert "| diverged (of 2) |" in completed.stdout
     assert sorted(path.name for path in out.iterdir()) == [
         "convergence.png",
         "curves.npz",
@@ -39,6 +49,66 @@ def test_compare_prints_the_table_and_writes_its_files(tmp_path):
     ]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["config"]["seeds"] == 2 and summary["config"]["steps"] == 20
+    # The compiled programs and the prepared data were kept in the (private) cache.
+    assert any((private_cache / "xla").iterdir())
+    assert any((private_cache / "datasets").iterdir())
+
+
+def test_no_cache_keeps_nothing(tmp_path, private_cache):
+    completed = run_cli("compare", *SMALL, "--no-cache", "--out", str(tmp_path / "study"))
+    assert completed.returncode == 0, completed.stderr
+    assert not private_cache.exists()
+
+
+def test_a_diverging_study_writes_its_files_and_counts_the_diverged_runs(tmp_path):
+    # Issue 11: this printed 32 warnings and a matplotlib traceback, exited 1 and
+    # left the folder empty.
+    out = tmp_path / "diverging"
+    completed = run_cli(
+        "compare",
+        *("--dataset", "digits", "--losses", "rescaled_square_loss", "--lr", "5,7,10,14"),
+        *("--steps", "100", "--seeds", "8", "--out", str(out)),
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "Traceback" not in completed.stderr
+    (warning,) = completed.stderr.strip().splitlines()
+    assert warning.startswith("warning: rescaled_square_loss: 32 of 32 runs diverged")
+    assert "| diverged (of 8) |" in completed.stdout
+    assert completed.stdout.count("| all 8 runs diverged |") == 4
+    assert "never [never, never]" not in completed.stdout
+    assert sorted(path.name for path in out.iterdir()) == [
+        "convergence.png",
+        "curves.npz",
+        "summary.json",
+    ]
+    summary = json.loads((out / "summary.json").read_text())
+    assert [row["diverged"] for row in summary["losses"].values()] == [8, 8, 8, 8]
+
+
+def test_nothing_but_the_run_is_imported_before_it_starts(tmp_path):
+    # Plotting, scikit-learn (once its data is cached) and the analysis toolkit wait.
+    spy = (
+        "import sys\n"
+        "from jaxloss import cli\n"
+        "from jaxloss.train import compare\n"
+        "run = compare.run\n"
+        "def spy(*args, **kwargs):\n"
+        "    heavy = ('matplotlib', 'sklearn', 'scipy', 'torch', 'jaxloss.analysis')\n"
+        "    print('imported:', [name for name in heavy if name in sys.modules])\n"
+        "    return run(*args, **kwargs)\n"
+        "compare.run = spy\n"
+        "sys.exit(cli.main(sys.argv[1:]))\n"
+    )
+    for name in ("first", "second"):
+        completed = subprocess.run(
+            [sys.executable, "-c", spy, "compare", *SMALL, "--out", str(tmp_path / name)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert completed.returncode == 0, completed.stderr
+    # The second process reads the prepared data from the cache the first one filled.
+    assert "imported: []" in completed.stdout
 
 
 def test_the_same_seeds_give_bitwise_identical_results_across_runs(tmp_path):
@@ -63,7 +133,9 @@ def test_the_same_seeds_give_bitwise_identical_results_across_runs(tmp_path):
 
 
 @pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
-def test_an_interrupted_compare_reports_and_leaves_no_partial_file(tmp_path, signal_name):
+def test_an_interrupted_compare_reports_and_leaves_no_partial_file(
+    tmp_path, signal_name, private_cache
+):
     import signal
     import time
 
@@ -74,18 +146,19 @@ def test_an_interrupted_compare_reports_and_leaves_no_partial_file(tmp_path, sig
             "-m",
             "jaxloss.cli",
             "compare",
-            "--seeds",
-            "2",
-            "--steps",
-            "2000000",
-            "--out",
-            str(out),
+            *("--seeds", "2", "--steps", "2000000", "--out", str(out)),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(8)  # imports, data and compilation take a few seconds; the run ~minutes
+    # The prepared data lands in the cache just before compilation and the run (~a
+    # minute); waiting for it keeps a busy machine from interrupting the imports.
+    deadline = time.monotonic() + 120
+    while not (private_cache / "datasets").is_dir() and time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[1]
+        time.sleep(0.2)
+    time.sleep(2)
     assert process.poll() is None, "the run finished before it could be interrupted"
     process.send_signal(getattr(signal, signal_name))
     _, stderr = process.communicate(timeout=120)
@@ -140,7 +213,11 @@ BAD_INVOCATIONS = [
     (["compare", "--threshold", "1.5"], "(0, 1]"),
     (["compare", "--loss-threshold", "-1"], "positive"),
     (["compare", "--init", "zeros"], "zeros"),
-    (["compare", "--devices", "64"], "devices"),
+    (["compare", "--devices", "64"], "XLA_FLAGS=--xla_force_host_platform_device_count=64"),
+    (["compare", "--losses", "sigmoid_mse,sigmoid_mse"], "--losses names 'sigmoid_mse' twice"),
+    (["compare", "--lr", "0.1,0.1"], "0.1 is named twice"),
+    (["compare", "--lr", "0.1,0.10000001"], "0.1 is named twice"),
+    (["profile", "--losses", "sigmoid_mse,sigmoid_mse"], "twice"),
     (["compare", "--seeds", "3", "--devices", "2"], "devices"),
     (["compare", "--unknown-flag"], "unrecognized"),
     (["profile", "--losses", "mse"], "cannot be profiled"),
@@ -190,14 +267,46 @@ def test_profile_writes_its_pictures_and_numbers(tmp_path):
     assert names == [
         "gradient_profile.png",
         "landscape.png",
-        "layer_gradients_sigmoid_binary_cross_entropy.png",
-        "layer_gradients_sigmoid_mse.png",
+        "layer_gradients.png",
         "profile.json",
         "saturation.png",
     ]
     numbers = json.loads((out / "profile.json").read_text())
     saturation = numbers["losses"]["sigmoid_mse"]["saturation"]
-    assert [interval["correct"] for interval in saturation] == [True, False]
+    assert [interval["side"] for interval in saturation] == ["right", "wrong"]
+
+
+def test_profile_at_an_inner_target_labels_the_optimum_and_follows_the_grid(tmp_path):
+    # Issue 11: at target 0.5 the interval around z = 0 read "wrong side", the header
+    # hid the tol, the z rows stayed at -10, 0, 10, and "--min -1e3" was refused.
+    out = tmp_path / "profile"
+    completed = run_cli(
+        "profile",
+        *("--target", "0.5", "--tol", "0.1", "--min", "-1e3", "--max", "4"),
+        *("--points", "21", "--train-steps", "5", "--out", str(out)),
+    )
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.splitlines()
+    rows = [line.split(" | ")[1] for line in lines if line.startswith("| sigmoid_mse | ")]
+    assert rows[:3] == ["-1000", "0", "4"]
+    assert "| loss | saturated logit intervals (tol 0.1) |" in completed.stdout
+    (mse,) = [line for line in lines if line.startswith("| sigmoid_mse | (")]
+    assert "(-0.0771, 0.0771) around the optimum" in mse
+    (cross_entropy,) = [
+        line for line in lines if line.startswith("| sigmoid_binary_cross_entropy | (")
+    ]
+    assert "around the optimum" in cross_entropy and "wrong side" not in cross_entropy
+
+
+def test_the_profile_help_lists_the_losses_the_profile_accepts():
+    from jaxloss.analysis import report
+
+    assert cli._profile_losses() == report.PROFILE_LOSSES
+
+
+def test_negative_numbers_in_exponent_form_are_values_not_options():
+    args = cli.build_parser().parse_args(["profile", "--min", "-1e3", "--max", "-2.5E-1"])
+    assert (args.min, args.max) == (-1000.0, -0.25)
 
 
 def test_a_bad_invocation_in_a_subprocess_prints_no_traceback():
