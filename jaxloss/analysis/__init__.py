@@ -12,6 +12,7 @@ from jaxloss.analysis.profiles import Profile as Profile
 from jaxloss.analysis.profiles import gradient_profile as gradient_profile
 from jaxloss.analysis.profiles import gradient_ratio as gradient_ratio
 from jaxloss.analysis.saturation import Interval as Interval
+from jaxloss.analysis.saturation import saturation_level as saturation_level
 from jaxloss.analysis.saturation import saturation_region as saturation_region
 
 __all__ = [
@@ -24,5 +25,6 @@ __all__ = [
     "layer_gradient_norms",
     "plateau_end",
     "saturated_fraction",
+    "saturation_level",
     "saturation_region",
 ]

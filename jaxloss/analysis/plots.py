@@ -361,7 +361,7 @@ def layer_gradients_figure(results: Result | Sequence[Result]) -> Figure:
         for axis in (top, bottom):
             axis.grid(alpha=0.3)
     axes[0, 0].set_ylabel("gradient norm per layer\n(median over seeds, log scale)")
-    axes[1, 0].set_ylabel("fraction of saturated\noutput units (median)")
+    axes[1, 0].set_ylabel("share of examples whose\noutput is saturated (median)")
     if results:
         first = results[0]
         experiment = first.experiment

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import math
 import os
 import pathlib
 import signal
@@ -54,6 +55,11 @@ RECORDS = (
 # An output unit counts as saturated when the slope p (1 - p) of its predicted class's
 # probability is below this: |z| > 4.6 for a sigmoid unit, p > 0.99 for a softmax.
 SATURATION_SLOPE = 0.01
+# The same test without an exponential per logit: p (1 - p) < s exactly where p lies
+# outside the roots of p^2 - p + s, that is |z| > 2 atanh(sqrt(1 - 4 s)) for a sigmoid.
+_SLOPE_ROOT = math.sqrt(1 - 4 * SATURATION_SLOPE)
+_SATURATION_LOGIT = 2 * math.atanh(_SLOPE_ROOT)
+_SATURATION_PROBABILITIES = ((1 - _SLOPE_ROOT) / 2, (1 + _SLOPE_ROOT) / 2)
 # Losses that can train each kind of task, through the link the registry names.
 CLASS_TARGETS = ("class_probabilities", "labels")
 BINARY_LOSSES = tuple(
@@ -197,11 +203,12 @@ def _objective(loss: str, num_classes: int):
 
 def _saturated_fraction(logits: jax.Array) -> jax.Array:
     if logits.ndim == 1:
-        slope = jax.nn.sigmoid(logits) * jax.nn.sigmoid(-logits)
-    else:
-        top = jnp.max(jax.nn.softmax(logits, axis=-1), axis=-1)
-        slope = top * (1 - top)
-    return jnp.mean(slope < SATURATION_SLOPE)
+        return jnp.mean(jnp.abs(logits) > _SATURATION_LOGIT)
+    # The largest softmax probability is 1 / sum(exp(z - max z)).
+    shifted = logits - jnp.max(logits, axis=-1, keepdims=True)
+    total = jnp.sum(jnp.exp(shifted), axis=-1)
+    low, high = _SATURATION_PROBABILITIES
+    return jnp.mean((total < 1 / high) | (total > 1 / low))
 
 
 def _predictions(logits: jax.Array) -> jax.Array:
@@ -249,14 +256,16 @@ class _Program:
                     jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(params)])
                 )
                 updates, new_optimizer_state = optimizer.update(grads, optimizer_state, params)
-                new_params = optax.apply_updates(params, updates)
-                # Steps past the requested count (the last chunk's tail) change nothing.
-                active = index < experiment.steps
-                params, optimizer_state = jax.tree.map(
-                    lambda new, old: jnp.where(active, new, old),
-                    (new_params, new_optimizer_state),
-                    (params, optimizer_state),
-                )
+                new_params: Any = optax.apply_updates(params, updates)
+                if experiment.steps % chunk_steps:
+                    # Steps past the requested count (the last chunk's tail) change nothing.
+                    active = index < experiment.steps
+                    new_params, new_optimizer_state = jax.tree.map(
+                        lambda new, old: jnp.where(active, new, old),
+                        (new_params, new_optimizer_state),
+                        (params, optimizer_state),
+                    )
+                params, optimizer_state = new_params, new_optimizer_state
                 test_logits = model.apply(params, x_test)
                 record = {
                     "finite": finite,
