@@ -75,7 +75,8 @@ OPTION_VALUES: dict[str, st.SearchStrategy[float]] = {
     "delta": THRESHOLDS,  # (0, inf)
     "beta": st.one_of(st.just(0.0), THRESHOLDS),  # [0, inf); 0 is exactly L1
     "label_smoothing": st.one_of(st.sampled_from([0.0, 1.0]), floats(0, 1)),  # [0, 1]
-    "pos_weight": st.one_of(st.sampled_from([0.0, 1.0]), floats(0, 10)),  # [0, inf)
+    # None (the default) takes the unweighted core, a number the weighted one.
+    "pos_weight": st.one_of(st.none(), st.sampled_from([0.0, 1.0]), floats(0, 10)),  # [0, inf)
     # Hui & Belkin's k (> 0 keeps the loss non-negative) and m (any target logit).
     "k": st.one_of(st.just(1.0), floats(0.25, 16)),
     "m": st.one_of(st.just(1.0), floats(-8, 16)),
@@ -103,13 +104,13 @@ SOFTMAX = ("softmax_cross_entropy", "softmax_cross_entropy_with_integer_labels")
 KINKS = {"huber": "delta", "smooth_l1": "beta"}
 
 
-def option_values(spec: LossSpec) -> st.SearchStrategy[dict[str, float]]:
+def option_values(spec: LossSpec) -> st.SearchStrategy[dict[str, float | None]]:
     # A KeyError here means a new hyper-parameter needs its documented range above.
     return st.fixed_dictionaries({name: OPTION_VALUES[name] for name in spec.options})
 
 
 @st.composite
-def loss_inputs(draw, spec: LossSpec, options: dict[str, float], shape=SHAPE, large=True):
+def loss_inputs(draw, spec: LossSpec, options: dict[str, Any], shape=SHAPE, large=True):
     """Valid ``(first, second)`` float32 NumPy arrays for ``spec``, edges included."""
     if spec.target_kind == "labels":
         labels = st.integers(0, shape[-1] - 1)
@@ -162,13 +163,17 @@ def weights_and_mask(spec: LossSpec, shape=SHAPE):
     unreduced = loss_shape(spec, shape)
     # Weights from 0.01 keep the scaled gradients clear of float32's subnormal range.
     weights = arrays(unreduced, st.one_of(st.sampled_from([1.0, 0.0]), floats(0.01, 3)))
-    dropped = hnp.arrays(np.bool_, unreduced)
-    return st.tuples(weights, dropped.map(np.logical_not))
+    # Drawn one by one, not as a NumPy array (which favours one fill value): most
+    # masks are partial.
+    size = int(np.prod(unreduced))
+    dropped = st.lists(st.booleans(), min_size=size, max_size=size)
+    where = dropped.map(lambda flags: ~np.asarray(flags, bool).reshape(unreduced))
+    return st.tuples(weights, where)
 
 
-def as_arrays(options: dict[str, float]) -> dict[str, jax.Array]:
+def as_arrays(options: dict[str, float | None]) -> dict[str, jax.Array]:
     # Arrays, not Python numbers: jaxloss compiles once per Python value of an option.
-    return {name: jnp.float32(value) for name, value in options.items()}
+    return {name: jnp.float32(value) for name, value in options.items() if value is not None}
 
 
 @st.composite
@@ -365,7 +370,7 @@ REDUCTIONS = st.sampled_from(["mean", "sum", "none"])
 
 
 @by_name
-@settings(max_examples=15, deadline=None, derandomize=True, database=None)
+@settings(max_examples=12, deadline=None, derandomize=True, database=None)
 @given(data=st.data(), reduction=REDUCTIONS)
 def test_value_and_derivatives_match_the_reference_at_drawn_values(spec, data, reduction):
     first, second, kwargs = data.draw(calls(spec), label="call")
@@ -399,10 +404,10 @@ def test_value_and_derivatives_match_the_reference_at_drawn_values(spec, data, r
         rtol = 1e-4
         if spec.domain == "probability":
             # Autodiff of binary_cross_entropy's derivative rule (p - t) / (p (1 - p))
-            # cancels to ~eps / p of its size near p = 0 (and 1): 6% at p = 1e-6. The
-            # closed-form Hessian above is exact there.
+            # cancels to a few eps / p of its size near p = 0 (and 1): 14% at p = 1e-6.
+            # The closed-form Hessian above is exact there.
             p = np.asarray(first, np.float64)
-            rtol = rtol + 2**-23 / np.maximum(np.minimum(p, 1 - p), 2**-24)
+            rtol = rtol + 2**-21 / np.maximum(np.minimum(p, 1 - p), 2**-24)
         assert_close(along, want_along, rtol=rtol, atol=1e-4 * scale, what="Hessian along")
 
 
@@ -498,7 +503,7 @@ def test_zero_value_and_gradient_at_equality(spec, data):
     value = spec.loss(first, second, reduction="none", **kwargs)
     if spec.name == "rescaled_square_loss":
         # It computes sum z**2 - z_y**2 + k (z_y - m)**2: the cancellation leaves a
-        # rounding of m**2 (-1.3e-6 at m = 8.365234, k = 1), below 0 as often as above.
+        # rounding of m**2, which can land below 0 (-1.3e-6 at m = 8.365234, k = 1).
         atol = value_tolerance(spec, first, reduction="none", weights=kwargs["weights"])
         assert_close(value, np.zeros(value.shape), rtol=0, atol=atol, what="value at the minimum")
     else:
@@ -513,7 +518,7 @@ def test_weights_of_one_change_nothing(spec, data, reduction):
     first, second, kwargs = data.draw(calls(spec), label="call")
     ones = jnp.ones_like(kwargs["weights"])
     everywhere = jnp.ones_like(kwargs["where"])
-    options = {name: kwargs[name] for name in spec.options}
+    options = {name: kwargs[name] for name in spec.options if name in kwargs}
     # Equal up to float32 rounding: the weighted sum may be accumulated in another order.
     atol = value_tolerance(spec, first, reduction=reduction)
     assert_close(
@@ -661,7 +666,7 @@ def tolerance(dtype) -> float:
 
 
 @by_name
-@settings(max_examples=15, deadline=None, derandomize=True, database=None)
+@settings(max_examples=10, deadline=None, derandomize=True, database=None)
 @given(data=st.data())
 def test_fuzzed_calls_match_the_reference_or_raise_the_documented_error(spec, data):
     first, second, kwargs, defect = data.draw(fuzzed_calls(spec), label="call")
