@@ -309,15 +309,19 @@ def compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     _start_compilation_cache(args)
     signal.signal(signal.SIGTERM, _interrupt)
+    show_progress = sys.stderr.isatty()
     completed: dict[str, dict] = {}
     try:
         study = study_module.run(
             config,
             dataset,
-            # Twenty chunks for the progress bar, short enough that an interrupt waits
-            # at most a moment for the chunk in flight.
-            chunk_steps=max(1, min(math.ceil(config.steps / 20), MAX_CHUNK_STEPS)),
-            on_progress=_Progress(),
+            # Chunks short enough that an interrupt waits at most a moment for the
+            # ones in flight; twenty of them for a progress bar, which waits for each.
+            # Without one, the next loss compiles while the previous one runs.
+            chunk_steps=min(
+                math.ceil(config.steps / (20 if show_progress else 1)), MAX_CHUNK_STEPS
+            ),
+            on_progress=_Progress() if show_progress else None,
             completed=completed,
         )
     except KeyboardInterrupt:
