@@ -23,10 +23,13 @@ def prepare_output_folder(folder: pathlib.Path) -> None:
 
 
 def write_atomic(path: pathlib.Path, data: bytes) -> None:
+    """Writes ``data`` to ``path`` whole or not at all, with the usual permissions."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
+        # mkstemp makes the file private (0600); a written result follows the umask.
+        os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     except BaseException:
         pathlib.Path(temporary).unlink(missing_ok=True)
@@ -47,3 +50,9 @@ def user_cache_folder() -> pathlib.Path:
     else:
         base = pathlib.Path(os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache")
     return base / "jaxloss"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -255,7 +255,7 @@ def test_the_landscape_figure_has_log_axes_one_colour_scale_and_the_flat_contour
         limits.add((mesh.norm.vmin, mesh.norm.vmax))
         assert any(isinstance(item, ContourSet) for item in axis.collections)
     assert len(limits) == 1
-    assert "‖gradient‖ = 0.05: flat below" in legend_labels(figure)
+    assert "‖gradient‖ = 0.05: the darker side is flat" in legend_labels(figure)
     # The cells cover the grid geometrically: the first cell ends halfway in log space.
     x_edges = panels[0].collections[0].get_coordinates()[0, :, 0]
     np.testing.assert_allclose(x_edges[1], np.sqrt(grid[0] * grid[1]), rtol=1e-6)

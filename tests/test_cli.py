@@ -49,6 +49,10 @@ def test_compare_prints_the_table_and_writes_its_files(tmp_path, private_cache):
     ]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["config"]["seeds"] == 2 and summary["config"]["steps"] == 20
+    # Written atomically, yet with the permissions of any new file, not mkstemp's 0600.
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (out / "summary.json").stat().st_mode & 0o777 == 0o666 & ~umask
     # The compiled programs and the prepared data were kept in the (private) cache.
     assert any((private_cache / "xla").iterdir())
     assert any((private_cache / "datasets").iterdir())

@@ -144,7 +144,6 @@ def saturation_figure(
 
     figure, grid = _figure(1, len(profiles) or 1, sharey=True)
     axes = list(grid[0])
-    largest = max((float(np.max(np.abs(profile.gradient))) for profile in profiles), default=1.0)
     sides_shown: set[str] = set()
     optimum_shown = level_shown = False
     for axis, profile in zip(axes, profiles, strict=False):
@@ -165,9 +164,16 @@ def saturation_figure(
         axis.set_xlim(low, high)
         axis.grid(alpha=0.3)
     axes[0].set_ylabel("|dl/dz| (log scale)")
-    if largest > 0:
-        # Far tails reach 1e-300; twelve decades below the top keep the picture readable.
-        axes[0].set_ylim(bottom=max(axes[0].get_ylim()[0], largest * 1e-12))
+    positive = [
+        value
+        for profile in profiles
+        for value in np.abs(profile.gradient).tolist()
+        if value > 0 and math.isfinite(value)
+    ]
+    if positive:
+        # Far tails reach 1e-300; at most twelve decades below the top stay readable.
+        smallest = max(min(positive), max(positive) * 1e-12)
+        axes[0].set_ylim(smallest / 2, max(positive) * 2)
     handles: list[Any] = [Line2D([], [], color="black", linewidth=1.4, label="|dl/dz|")]
     if level_shown:
         name = "tol" if tol is None else f"{tol:g}"
@@ -273,6 +279,8 @@ def landscape_figure(landscapes: Sequence[Landscape]) -> Figure:
                 levels=[level],
                 colors=FLAT_COLOUR,
                 linewidths=1.5,
+                # A negative level (log10 of a norm below 1) would be dashed by default.
+                linestyles="solid",
             )
         if log_x:
             axis.set_xscale("log")
@@ -292,7 +300,7 @@ def landscape_figure(landscapes: Sequence[Landscape]) -> Figure:
                     [],
                     color=FLAT_COLOUR,
                     linewidth=1.5,
-                    label=f"‖gradient‖ = {tol:g}: flat below",
+                    label=f"‖gradient‖ = {tol:g}: the darker side is flat",
                 )
             ],
             loc="outside lower center",
