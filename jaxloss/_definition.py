@@ -32,7 +32,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -42,75 +41,15 @@ import numpy as np
 from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
+from jaxloss import _frontend
+from jaxloss._checks import Output as Output
+from jaxloss._checks import Parameter as Parameter
+
 Domain = Literal["real", "logit", "probability"]
 TargetKind = Literal["real", "probability", "class_probabilities", "labels"]
 Link = Literal["identity", "sigmoid", "softmax"]
-Output = Literal["loss", "gradient", "hessian", "hessian_vector_product"]
 
 ValueAndPartials = Callable[..., tuple[jax.Array, Sequence[jax.Array | None]]]
-
-
-@dataclasses.dataclass(frozen=True)
-class Parameter:
-    """A hyper-parameter and the interval its values must lie in.
-
-    ``low_open`` excludes ``low``; an infinite end is always excluded, so values must
-    be finite. ``optional`` parameters may be ``None`` (absent), which the loss's
-    ``value_and_partials`` receives as ``None``.
-    """
-
-    name: str
-    low: float = -math.inf
-    high: float = math.inf
-    low_open: bool = False
-    optional: bool = False
-
-    @property
-    def interval(self) -> str:
-        opening = "(" if self.low_open or self.low == -math.inf else "["
-        closing = ")" if self.high == math.inf else "]"
-        return f"{opening}{self.low}, {self.high}{closing}"
-
-    def admits(self, values: Any) -> Any:
-        """Elementwise: which of ``values`` lie in the interval (jnp or NumPy arrays)."""
-        above = values > self.low if self.low_open else values >= self.low
-        # A comparison with NaN is False, so NaN is never admitted; nor is an infinity.
-        below = values < self.high if self.high == math.inf else values <= self.high
-        return above & below
-
-    def check_concrete(self, value: object) -> None:
-        """Raises ``ValueError`` naming the parameter when a concrete value is out of range.
-
-        Traced values (under a caller's ``jit`` or ``vmap``) cannot be inspected; use
-        ``jaxloss.checked`` for those.
-        """
-        if value is None:
-            if not self.optional:
-                raise ValueError(f"{self.name} must be a number, got None")
-            return
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            # The common case, a Python number, without NumPy's per-call overhead.
-            if not self.admits(value):
-                raise ValueError(f"{self.name} must lie in {self.interval}, got {value!r}")
-            return
-        check_array_range(self.name, value, self.admits, f"must lie in {self.interval}")
-
-
-def check_array_range(
-    name: str, value: object, admits: Callable[[np.ndarray], np.ndarray], requirement: str
-) -> None:
-    """Checks every entry of a concrete array argument; a traced one is skipped."""
-    try:
-        array = np.asarray(value)
-    except jax.errors.TracerArrayConversionError:
-        return
-    if array.dtype.kind not in "fiub":
-        raise TypeError(f"{name} must be real-valued, got {value!r}")
-    ok = admits(array)
-    if not np.all(ok):
-        offending = tuple(int(i) for i in np.argwhere(~ok)[0])
-        where = f"{name}[{', '.join(map(str, offending))}]" if offending else name
-        raise ValueError(f"{name} {requirement}; got {where} = {array[offending].item()!r}")
 
 
 def _closed_form_core(value_and_partials: ValueAndPartials) -> Callable[..., jax.Array]:
@@ -223,7 +162,7 @@ class LossDefinition:
     def signature(self) -> inspect.Signature:
         return inspect.signature(self.loss)
 
-    @functools.cached_property
+    @property
     def argument_names(self) -> tuple[str, str]:
         first, second = list(self.signature.parameters)[:2]
         return first, second
@@ -272,7 +211,6 @@ class LossDefinition:
         return self.run("loss", first, second, **options)
 
     def run(self, output: Output, first: ArrayLike, second: ArrayLike, **options: Any) -> jax.Array:
-        from jaxloss import _frontend  # the front end imports this module's types
 
         return _frontend.run(self, output, first, second, **options)
 

@@ -9,7 +9,8 @@ form runs, and ``jaxloss._reduction`` reduces (or scales) the result.
 from __future__ import annotations
 
 import functools
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -17,8 +18,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jaxloss import _checks
-from jaxloss._checks import Reduction
-from jaxloss._definition import LossDefinition, Output, check_array_range
+from jaxloss._checks import Output, Parameter, Reduction, check_array_range
 from jaxloss._reduction import compute_dtype, reduce, reduction_scale
 
 # Masked inputs are replaced by this value before the core runs, so that an inf or
@@ -26,6 +26,48 @@ from jaxloss._reduction import compute_dtype, reduce, reduction_scale
 _MASKED_FILL = 0.5
 
 SecondKind = Literal["same_shape", "labels"]
+
+
+class LossDefinition(Protocol):
+    """What the front end reads of a loss definition (``jaxloss._definition``).
+
+    A protocol, so that the definitions depend on the front end and not back.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def parameters(self) -> tuple[Parameter, ...]: ...
+
+    @property
+    def per_example(self) -> bool: ...
+
+    @property
+    def class_axis(self) -> bool: ...
+
+    @property
+    def class_weights(self) -> bool: ...
+
+    @property
+    def target_kind(self) -> str: ...
+
+    @property
+    def core(self) -> Callable[..., jax.Array]: ...
+
+    @property
+    def value_and_partials(
+        self,
+    ) -> Callable[..., tuple[jax.Array, Sequence[jax.Array | None]]]: ...
+
+    @property
+    def curvature(self) -> Callable[..., jax.Array]: ...
+
+    @property
+    def argument_names(self) -> tuple[str, str]: ...
+
+    @property
+    def has_classes(self) -> bool: ...
 
 
 def _non_negative(values: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
-    from jaxloss.train.compare import Study
+    from jaxloss.train.study import Study
 
 LINE_STYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)))
 NOTHING_TO_DRAW = "every run diverged: nothing finite to draw"
