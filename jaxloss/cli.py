@@ -317,7 +317,6 @@ def compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             dataset,
             # Chunks short enough that an interrupt waits at most a moment for the
             # ones in flight; twenty of them for a progress bar, which waits for each.
-            # Without one, the next loss compiles while the previous one runs.
             chunk_steps=min(
                 math.ceil(config.steps / (20 if show_progress else 1)), MAX_CHUNK_STEPS
             ),

@@ -39,53 +39,41 @@ def run(
 ) -> Study:
     """Trains every loss of the study; the learning rates of one loss share a program.
 
-    Without ``on_progress``, each loss's program is dispatched before the next one
-    is traced and compiled, so compilation overlaps the previous loss's run.
     ``completed``, when given, receives each row of the summary as soon as its loss
     has finished, so a caller interrupted mid-study can report what was done.
     """
     for loss in config.losses:
         harness.check_loss_fits_task(loss, dataset)
     seeds = np.arange(config.seeds)
-    launched: dict[str, harness.Launched] = {}
     results: dict[str, harness.Result] = {}
     rows: dict[str, Any] = {}
-    try:
-        for loss in config.losses:
-            experiment = harness.Experiment(
-                loss=loss,
-                model=config.model,
-                optimizer=config.optimizer,
-                steps=config.steps,
-                init=config.init,
-            )
+    for loss in config.losses:
+        experiment = harness.Experiment(
+            loss=loss,
+            model=config.model,
+            optimizer=config.optimizer,
+            steps=config.steps,
+            init=config.init,
+        )
 
-            def report(done: int, total: int, loss: str = loss) -> None:
-                if on_progress is not None:
-                    on_progress(loss, done, total)
+        def report(done: int, total: int, loss: str = loss) -> None:
+            if on_progress is not None:
+                on_progress(loss, done, total)
 
-            launched[loss] = harness.launch(
-                experiment,
-                dataset,
-                seeds,
-                config.learning_rates,
-                devices=config.devices,
-                chunk_steps=chunk_steps,
-                on_chunk=None if on_progress is None else report,
-            )
-        for loss, pending in launched.items():
-            results[loss] = pending.result()
-            partial = Study(config, {loss: results[loss]}, {})
-            for key, result, rate_index in partial.rows():
-                rows[key] = _summarize_run(config, result, rate_index)
-                if completed is not None:
-                    completed[key] = rows[key]
-    except BaseException:
-        # An interrupt, or an error in a later loss: programs still running would
-        # crash the process's teardown, so let them end first.
-        for pending in launched.values():
-            pending.wait()
-        raise
+        results[loss] = harness.train(
+            experiment,
+            dataset,
+            seeds,
+            config.learning_rates,
+            devices=config.devices,
+            chunk_steps=chunk_steps,
+            on_chunk=None if on_progress is None else report,
+        )
+        partial = Study(config, {loss: results[loss]}, {})
+        for key, result, rate_index in partial.rows():
+            rows[key] = _summarize_run(config, result, rate_index)
+            if completed is not None:
+                completed[key] = rows[key]
     summary = {
         "config": config.to_json(),
         "dataset": {

@@ -371,6 +371,11 @@ def check_devices(devices: int, num_seeds: int) -> None:
         raise ValueError(f"the number of seeds ({num_seeds}) must divide by devices ({devices})")
 
 
+# Chunks dispatched ahead of the one being waited for: enough to keep the device busy,
+# few enough that an interrupt waits only for them.
+IN_FLIGHT = 2
+
+
 def train(
     experiment: Experiment,
     dataset: Dataset,
@@ -395,133 +400,6 @@ def train(
     Returns:
       A :class:`Result` with records shaped ``[learning rates, seeds, steps]``.
     """
-    return launch(
-        experiment,
-        dataset,
-        seeds,
-        learning_rates,
-        devices=devices,
-        chunk_steps=chunk_steps,
-        on_chunk=on_chunk,
-    ).result()
-
-
-# Chunks dispatched ahead of the one being waited for: enough to keep the device busy
-# while the caller works, few enough that an interrupt waits only for them.
-IN_FLIGHT = 2
-
-
-class Launched:
-    """A training whose first chunks are dispatched; ``result()`` runs the rest.
-
-    JAX runs a compiled program asynchronously: while one configuration trains, the
-    caller can trace and compile the next.
-    """
-
-    def __init__(
-        self,
-        experiment: Experiment,
-        dataset: Dataset,
-        seeds: np.ndarray,
-        learning_rates: np.ndarray,
-        program: _Program,
-        inputs: tuple[Any, Any, Any],
-        chunk_steps: int,
-        on_chunk: Callable[[int, int], None] | None,
-        compile_s: float,
-    ) -> None:
-        self.experiment = experiment
-        self.dataset = dataset
-        self.seeds = seeds
-        self.learning_rates = learning_rates
-        self.program = program
-        self.state, self.rates, self.data = inputs
-        self.chunk_steps = chunk_steps
-        self.on_chunk = on_chunk
-        self.compile_s = compile_s
-        self.chunks: list[Any] = []
-        self.dispatched = 0
-        self.start = time.perf_counter()
-
-    def _run(self, everything: bool) -> None:
-        """Dispatches chunks, at most ``IN_FLIGHT`` unfinished at any time."""
-        steps = self.experiment.steps
-        try:
-            while self.dispatched < steps and (everything or len(self.chunks) < IN_FLIGHT):
-                if len(self.chunks) >= IN_FLIGHT:
-                    jax.block_until_ready(self.chunks[-IN_FLIGHT])
-                self.state, records = self.program.run_chunk(self.state, self.rates, self.data)
-                self.chunks.append(records)
-                self.dispatched = min(self.dispatched + self.chunk_steps, steps)
-                if self.on_chunk is not None:
-                    jax.block_until_ready(records)
-                    self.on_chunk(self.dispatched, steps)
-            if everything:
-                jax.block_until_ready(self.chunks)
-        except KeyboardInterrupt:
-            self.wait()
-            raise
-
-    def wait(self) -> None:
-        """Blocks until the dispatched chunks have finished.
-
-        XLA cannot cancel a running program, and a process that exits while one runs
-        can crash in its teardown: an interrupted caller waits for them, then stops.
-        """
-        jax.block_until_ready(self.chunks)
-
-    def result(self) -> Result:
-        """Runs the remaining chunks and gathers the records.
-
-        ``run_s`` counts from the first dispatch to the moment the records are seen
-        ready, so it includes any time the caller spent elsewhere after the run ended.
-        """
-        self._run(everything=True)
-        run_s = time.perf_counter() - self.start
-        steps = self.experiment.steps
-        joined = {
-            name: np.concatenate([np.asarray(part[name]) for part in self.chunks], axis=2)[
-                :, :, :steps
-            ]
-            for name in (*RECORDS, "parameter_grad_norms", "finite")
-        }
-        finite = joined["finite"]
-        diverged_at = np.where(finite.all(axis=-1), NEVER_DIVERGED, np.argmin(finite, axis=-1))
-        after = (
-            np.arange(steps)
-            >= np.where(diverged_at == NEVER_DIVERGED, steps, diverged_at)[..., None]
-        )
-        for name in (*RECORDS, "parameter_grad_norms"):
-            mask = after if joined[name].ndim == 3 else after[..., None]
-            joined[name] = np.where(mask, np.float32(np.nan), joined[name])
-        return Result(
-            experiment=self.experiment,
-            dataset=self.dataset.name,
-            seeds=self.seeds,
-            learning_rates=self.learning_rates,
-            records={name: joined[name] for name in RECORDS},
-            parameter_grad_norms=joined["parameter_grad_norms"],
-            parameter_names=self.program.model.parameter_names(),
-            diverged_at=diverged_at.astype(np.int64),
-            compile_s=self.compile_s,
-            run_s=run_s,
-        )
-
-
-def launch(
-    experiment: Experiment,
-    dataset: Dataset,
-    seeds: Sequence[int] | np.ndarray,
-    learning_rates: Sequence[float] | np.ndarray,
-    *,
-    devices: int = 1,
-    chunk_steps: int | None = None,
-    on_chunk: Callable[[int, int], None] | None = None,
-) -> Launched:
-    """Compiles a training and dispatches its first chunks (arguments as in ``train``).
-
-    With ``on_chunk`` every chunk is run, and waited for, before it returns.
-    """
     check_loss_fits_task(experiment.loss, dataset)
     seeds_array = np.asarray(seeds, np.int32)
     rates_array = np.asarray(learning_rates, np.float32)
@@ -530,7 +408,8 @@ def launch(
     if rates_array.ndim != 1 or rates_array.size == 0 or np.any(rates_array <= 0):
         raise ValueError(f"learning rates must be positive, got {rates_array.tolist()}")
     check_devices(devices, seeds_array.size)
-    chunk = min(chunk_steps or experiment.steps, experiment.steps)
+    steps = experiment.steps
+    chunk = min(chunk_steps or steps, steps)
 
     program = _program(experiment, dataset.num_features, dataset.num_classes, chunk, devices)
     data = tuple(
@@ -540,19 +419,50 @@ def launch(
     rates = program.place(rates_array, None)
     state = program.initial_state(seeds_array, rates_array)
     compile_s = program.compile(state, rates, data)
-    launched = Launched(
-        experiment,
-        dataset,
-        seeds_array,
-        rates_array,
-        program,
-        (state, rates, data),
-        chunk,
-        on_chunk,
-        compile_s,
+
+    chunks = []
+    start = time.perf_counter()
+    try:
+        for done in range(0, steps, chunk):
+            if len(chunks) >= IN_FLIGHT:
+                jax.block_until_ready(chunks[-IN_FLIGHT])
+            state, records = program.run_chunk(state, rates, data)
+            chunks.append(records)
+            if on_chunk is not None:
+                jax.block_until_ready(records)
+                on_chunk(min(done + chunk, steps), steps)
+        jax.block_until_ready(chunks)
+    except KeyboardInterrupt:
+        # XLA cannot cancel a running program, and a process that exits while one
+        # runs can crash in its teardown: wait for the chunks in flight, then stop.
+        jax.block_until_ready(chunks)
+        raise
+    run_s = time.perf_counter() - start
+
+    joined = {
+        name: np.concatenate([np.asarray(part[name]) for part in chunks], axis=2)[:, :, :steps]
+        for name in (*RECORDS, "parameter_grad_norms", "finite")
+    }
+    finite = joined["finite"]
+    diverged_at = np.where(finite.all(axis=-1), NEVER_DIVERGED, np.argmin(finite, axis=-1))
+    after = (
+        np.arange(steps) >= np.where(diverged_at == NEVER_DIVERGED, steps, diverged_at)[..., None]
     )
-    launched._run(everything=on_chunk is not None)
-    return launched
+    for name in (*RECORDS, "parameter_grad_norms"):
+        mask = after if joined[name].ndim == 3 else after[..., None]
+        joined[name] = np.where(mask, np.float32(np.nan), joined[name])
+    return Result(
+        experiment=experiment,
+        dataset=dataset.name,
+        seeds=seeds_array,
+        learning_rates=rates_array,
+        records={name: joined[name] for name in RECORDS},
+        parameter_grad_norms=joined["parameter_grad_norms"],
+        parameter_names=program.model.parameter_names(),
+        diverged_at=diverged_at.astype(np.int64),
+        compile_s=compile_s,
+        run_s=run_s,
+    )
 
 
 def trace_count(
