@@ -20,5 +20,12 @@ def test_sweep_writes_its_report(tmp_path):
         "torch_s",
         "ratio_run",
         "ratio_total",
+        "run_gflops",
+        "matmul_gflops",
+        "run_over_matmul",
+        "process_cold_s",
+        "process_warm_s",
+        "torch_over_process_cold",
+        "torch_over_process_warm",
     }
     assert all(value > 0 for value in report.values())
