@@ -15,13 +15,32 @@ import importlib
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from jaxloss import _classification, _regression
+from jaxloss import (
+    _classification,
+    _divergences,
+    _linear_cross_entropy,
+    _margins,
+    _metric,
+    _ranking,
+    _regression,
+    _segmentation,
+    _sequence,
+    _sparse,
+)
 from jaxloss import gradients as gradients
 from jaxloss import hessians as hessians
 from jaxloss import registry as registry
 from jaxloss._checks import Reduction as Reduction
-from jaxloss._classification import *  # the family's __all__: its losses and helpers
-from jaxloss._regression import *  # the family's __all__: its losses
+from jaxloss._classification import *  # each family module's __all__: its losses and helpers
+from jaxloss._divergences import *
+from jaxloss._linear_cross_entropy import *
+from jaxloss._margins import *
+from jaxloss._metric import *
+from jaxloss._ranking import *
+from jaxloss._regression import *
+from jaxloss._segmentation import *
+from jaxloss._sequence import *
+from jaxloss._sparse import *
 from jaxloss.checked import checked as checked
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first use
@@ -35,8 +54,16 @@ _LAZY_SUBMODULES = ("analysis", "torch_compat", "train")
 
 __all__ = ["Reduction", "analysis", "checked", "gradients", "hessians", "registry"]
 __all__ += ["torch_compat", "train"]
-__all__ += _regression.__all__
 __all__ += _classification.__all__
+__all__ += _divergences.__all__
+__all__ += _linear_cross_entropy.__all__
+__all__ += _margins.__all__
+__all__ += _metric.__all__
+__all__ += _ranking.__all__
+__all__ += _regression.__all__
+__all__ += _segmentation.__all__
+__all__ += _sequence.__all__
+__all__ += _sparse.__all__
 
 
 def __getattr__(name: str) -> ModuleType:

@@ -22,7 +22,17 @@ from typing import Literal
 
 import jax
 
-from jaxloss import _classification, _regression
+from jaxloss import (
+    _classification,
+    _divergences,
+    _margins,
+    _metric,
+    _ranking,
+    _regression,
+    _segmentation,
+    _sequence,
+    _sparse,
+)
 from jaxloss._definition import Domain, Link, LossDefinition, Parameter, TargetKind
 
 __all__ = [
@@ -40,7 +50,17 @@ __all__ = [
 LossSpec = LossDefinition
 
 # The modules that define losses; a loss added to one of them joins the table.
-_FAMILIES = (_regression, _classification)
+_FAMILIES = (
+    _regression,
+    _classification,
+    _divergences,
+    _margins,
+    _metric,
+    _ranking,
+    _segmentation,
+    _sparse,
+    _sequence,
+)
 
 LOSSES: dict[str, LossDefinition] = {
     definition.name: definition

@@ -1,0 +1,5 @@
+"""Ranking losses over lists of scored items."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,5 @@
+"""Sparsemax and Fenchel-Young losses."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,5 @@
+"""torch adapters: KLDivLoss, PoissonNLLLoss, GaussianNLLLoss."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
