@@ -20,6 +20,39 @@ Reduction = Literal["mean", "sum", "none"]
 Output = Literal["loss", "gradient", "hessian", "hessian_vector_product"]
 REDUCTIONS: tuple[str, ...] = get_args(Reduction)
 
+# What a loss's inputs are. The first argument's kinds are its domain; the others'
+# (the second argument and any after it) are target kinds. Each kind has one rule of
+# admissible values (``jaxloss.checked`` applies it) and one way to draw test inputs
+# (``LossDefinition.sample``).
+Domain = Literal["real", "logit", "probability", "positive", "log_probability"]
+TargetKind = Literal[
+    "real",
+    "probability",
+    "class_probabilities",
+    "labels",
+    "sign",
+    "positive",
+    "count",
+    "log_probability",
+]
+# Where an input after the second one lies: over the first argument ("first": the
+# same shape, class axis included) or over the unreduced loss ("loss": one value per
+# entry of the loss, e.g. one +-1 target per pair of embeddings).
+InputShape = Literal["first", "loss"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Input:
+    """A positional input after the second, for losses of three or more inputs.
+
+    Its name is the public signature's; ``kind`` says what its values are, ``shape``
+    which array it is shaped like. A floating input has a closed-form partial like
+    any other argument, and is masked and cast to the compute dtype as the second is.
+    """
+
+    shape: InputShape = "first"
+    kind: TargetKind = "real"
+
 
 def as_array(name: str, value: object) -> jax.Array:
     """Converts ``value`` to an array, naming the argument if that fails."""

@@ -42,11 +42,12 @@ from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
 from jaxloss import _frontend
+from jaxloss._checks import Domain as Domain
+from jaxloss._checks import Input as Input
 from jaxloss._checks import Output as Output
 from jaxloss._checks import Parameter as Parameter
+from jaxloss._checks import TargetKind as TargetKind
 
-Domain = Literal["real", "logit", "probability"]
-TargetKind = Literal["real", "probability", "class_probabilities", "labels"]
 Link = Literal["identity", "sigmoid", "softmax"]
 
 ValueAndPartials = Callable[..., tuple[jax.Array, Sequence[jax.Array | None]]]
@@ -92,17 +93,23 @@ class LossDefinition:
     Attributes:
       name: the public name, the same in ``jaxloss``, ``jaxloss.gradients`` and
         ``jaxloss.hessians``.
-      value_and_partials: ``(first, second, *parameters) -> (value, partials)`` on
-        inputs already cast, masked and with the class axis last; ``partials`` has
-        one entry per argument. The first partial is the closed-form gradient.
-      curvature: for an elementwise loss ``(first, second, *parameters)`` returning
-        the second derivative of each entry; for a per-example loss
-        ``(first, second, *parameters, vector)`` returning the Hessian of each
+      value_and_partials: ``(first, second, *more_inputs, *parameters) -> (value,
+        partials)`` on inputs already cast, masked and with the class axis last;
+        ``partials`` has one entry per argument. The first partial is the
+        closed-form gradient.
+      curvature: for an elementwise loss ``(first, second, *more_inputs,
+        *parameters)`` returning the second derivative of each entry with respect
+        to the first argument; for a per-example loss ``(first, second,
+        *more_inputs, *parameters, vector)`` returning the Hessian of each
         example's loss times ``vector`` (both ``[..., C]``).
-      domain: what the first argument is: ``"real"`` predictions, ``"logit"`` scores
-        or ``"probability"`` values in ``[0, 1]``.
+      domain: what the first argument is: ``"real"`` predictions, ``"logit"``
+        scores, ``"probability"`` values in ``[0, 1]``, ``"positive"`` values
+        (rates, variances) or ``"log_probability"`` values (log-softmax rows).
       target_kind: what the second argument is; ``"labels"`` are integer class
-        indices shaped like the first argument without its last axis.
+        indices shaped like the first argument without its last axis, ``"sign"``
+        targets are -1 or +1, ``"count"`` targets non-negative counts.
+      more_inputs: the positional inputs after the second (a third for
+        ``margin_ranking`` or ``triplet_margin_loss``), each an :class:`Input`.
       link: the output link the loss expects its first argument to come through when
         used for training: ``"identity"`` (it takes logits or raw outputs),
         ``"sigmoid"`` or ``"softmax"`` (it takes probabilities).
@@ -132,6 +139,7 @@ class LossDefinition:
     class_weights: bool = False
     options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     extremes: tuple[float, ...] = ()
+    more_inputs: tuple[Input, ...] = ()
 
     def __post_init__(self) -> None:
         self.core = _closed_form_core(self.value_and_partials)
@@ -163,9 +171,9 @@ class LossDefinition:
         return inspect.signature(self.loss)
 
     @property
-    def argument_names(self) -> tuple[str, str]:
-        first, second = list(self.signature.parameters)[:2]
-        return first, second
+    def argument_names(self) -> tuple[str, ...]:
+        """The names of the positional inputs: the first, the second, then ``more_inputs``."""
+        return tuple(self.signature.parameters)[: 2 + len(self.more_inputs)]
 
     @functools.cached_property
     def gradient(self) -> Callable[..., jax.Array]:
@@ -179,7 +187,7 @@ class LossDefinition:
 
     def _twin(self, output: Output, module: str, doc: str) -> Callable[..., jax.Array]:
         signature = self.signature
-        first_name, second_name = self.argument_names
+        input_names = self.argument_names
 
         # functools.wraps sets __wrapped__, through which inspect.signature (and so
         # IDEs, doc tools and jaxloss.checked) see the loss's own signature.
@@ -188,31 +196,45 @@ class LossDefinition:
             arguments = signature.bind(*args, **kwargs)
             arguments.apply_defaults()
             options = dict(arguments.arguments)
-            first, second = options.pop(first_name), options.pop(second_name)
-            return self.run(output, first, second, **options)
+            inputs = [options.pop(name) for name in input_names]
+            return self.run(output, *inputs, **options)
 
         twin.__module__ = module
         twin.__doc__ = inspect.cleandoc(doc)
         return twin
 
     def hessian_vector_product(
-        self, first: ArrayLike, second: ArrayLike, vector: ArrayLike, **options: Any
+        self,
+        first: ArrayLike,
+        second: ArrayLike,
+        vector: ArrayLike,
+        *more_inputs: ArrayLike,
+        **options: Any,
     ) -> jax.Array:
         """The closed-form Hessian of the reduced loss (w.r.t. ``first``) times ``vector``.
 
-        ``vector`` is shaped like ``first``; ``options`` are the loss's keyword options.
-        Never builds a ``C x C`` matrix: per-example losses use their closed-form
-        Hessian-vector product.
+        ``vector`` is shaped like ``first``; a loss of more than two inputs takes the
+        others after it; ``options`` are the loss's keyword options. Never builds a
+        ``C x C`` matrix: per-example losses use their closed-form Hessian-vector
+        product.
         """
-        return self.run("hessian_vector_product", first, second, vector=vector, **options)
+        return self.run(
+            "hessian_vector_product", first, second, *more_inputs, vector=vector, **options
+        )
 
-    def __call__(self, first: ArrayLike, second: ArrayLike, **options: Any) -> jax.Array:
+    def __call__(self, *inputs: ArrayLike, **options: Any) -> jax.Array:
         """The reduced loss; ``options`` are the public function's keyword arguments."""
-        return self.run("loss", first, second, **options)
+        return self.run("loss", *inputs, **options)
 
-    def run(self, output: Output, first: ArrayLike, second: ArrayLike, **options: Any) -> jax.Array:
-
-        return _frontend.run(self, output, first, second, **options)
+    def run(self, output: Output, *inputs: ArrayLike, **options: Any) -> jax.Array:
+        """``output`` (the loss or a closed-form derivative) for positional ``inputs``."""
+        if len(inputs) != 2 + len(self.more_inputs):
+            raise TypeError(
+                f"{self.name} takes {2 + len(self.more_inputs)} positional inputs, "
+                f"got {len(inputs)}"
+            )
+        first, second, *more = inputs
+        return _frontend.run(self, output, first, second, *more, **options)
 
     # What the tests and tools need.
 
@@ -222,26 +244,46 @@ class LossDefinition:
 
     def sample(
         self, rng: np.random.Generator, shape: tuple[int, ...], dtype: Any = np.float32
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Random valid inputs: a first argument of ``shape`` and matching targets.
+    ) -> tuple[np.ndarray, ...]:
+        """Random valid inputs: a first argument of ``shape``, then each other input.
 
-        For class losses the last entry of ``shape`` is the number of classes.
+        For class losses (and per-example ones) the last entry of ``shape`` is the
+        class (or feature) axis.
         """
-        if self.domain == "probability":
-            first = rng.uniform(0.05, 0.95, size=shape)
-        elif self.domain == "logit":
-            first = 2.0 * rng.standard_normal(shape)
-        else:
-            first = rng.standard_normal(shape)
+        loss_shape = shape[:-1] if self.per_example else shape
+        first = _draw(rng, self.domain, shape, dtype, first=True)
         if self.target_kind == "labels":
             second = rng.integers(0, shape[-1], size=shape[:-1]).astype(np.int32)
-        elif self.target_kind == "class_probabilities":
-            scores = rng.standard_normal(shape)
-            second = np.exp(scores) / np.exp(scores).sum(axis=-1, keepdims=True)
-        elif self.target_kind == "probability":
-            second = rng.uniform(0.0, 1.0, size=shape)
         else:
-            second = rng.standard_normal(shape)
-        if self.target_kind != "labels":
-            second = second.astype(dtype)
-        return first.astype(dtype), second
+            second = _draw(rng, self.target_kind, shape, dtype)
+        more = (
+            _draw(rng, input.kind, shape if input.shape == "first" else loss_shape, dtype)
+            for input in self.more_inputs
+        )
+        return (first, second, *more)
+
+
+def _draw(
+    rng: np.random.Generator, kind: str, shape: tuple[int, ...], dtype: Any, first: bool = False
+) -> np.ndarray:
+    """Random values of one input kind (a ``Domain`` or a ``TargetKind`` but labels)."""
+    if kind == "probability":
+        # A first argument stays away from 0 and 1, where the logs are steep; a target
+        # may lie anywhere in [0, 1].
+        values = rng.uniform(0.05, 0.95, size=shape) if first else rng.uniform(size=shape)
+    elif kind == "logit":
+        values = 2.0 * rng.standard_normal(shape)
+    elif kind in ("class_probabilities", "log_probability"):
+        scores = rng.standard_normal(shape)
+        values = np.exp(scores) / np.exp(scores).sum(axis=-1, keepdims=True)
+        if kind == "log_probability":
+            values = np.log(values)
+    elif kind == "sign":
+        values = np.where(rng.uniform(size=shape) < 0.5, -1.0, 1.0)
+    elif kind == "positive":
+        values = rng.uniform(0.1, 2.0, size=shape)
+    elif kind == "count":
+        values = rng.integers(0, 6, size=shape).astype(np.float64)
+    else:
+        values = rng.standard_normal(shape)
+    return values.astype(dtype)

@@ -18,7 +18,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jaxloss import _checks
-from jaxloss._checks import Output, Parameter, Reduction, check_array_range
+from jaxloss._checks import Input, Output, Parameter, Reduction, check_array_range
 from jaxloss._reduction import compute_dtype, reduce, reduction_scale
 
 # Masked inputs are replaced by this value before the core runs, so that an inf or
@@ -64,7 +64,10 @@ class LossDefinition(Protocol):
     def curvature(self) -> Callable[..., jax.Array]: ...
 
     @property
-    def argument_names(self) -> tuple[str, str]: ...
+    def argument_names(self) -> tuple[str, ...]: ...
+
+    @property
+    def more_inputs(self) -> tuple[Input, ...]: ...
 
     @property
     def has_classes(self) -> bool: ...
@@ -79,7 +82,7 @@ def run(
     output: Output,
     first: ArrayLike,
     second: ArrayLike,
-    *,
+    *more_inputs: ArrayLike,
     reduction: Reduction = "mean",
     weights: ArrayLike | None = None,
     where: ArrayLike | None = None,
@@ -89,6 +92,8 @@ def run(
     **parameters: Any,
 ) -> jax.Array:
     """Runs ``definition``'s loss (or its gradient, Hessian or Hessian-vector product).
+
+    ``more_inputs`` are the inputs after the second, one per ``definition.more_inputs``.
 
     ``parameters`` are the definition's hyper-parameters by name. Python numbers among
     them are static: passed to ``jit`` as arrays they would be transferred to the
@@ -117,6 +122,7 @@ def run(
         definition,
         first,
         second,
+        more_inputs,
         parameters=tuple(None if _is_number(value) else value for value in values),
         weights=weights,
         where=where,
@@ -140,6 +146,7 @@ def _run_compiled(
     definition: LossDefinition,
     first: ArrayLike,
     second: ArrayLike,
+    more_inputs: tuple[ArrayLike, ...],
     *,
     parameters: tuple[ArrayLike | None, ...],
     weights: ArrayLike | None,
@@ -159,6 +166,7 @@ def _run_compiled(
         definition,
         first,
         second,
+        more_inputs,
         parameters=parameters,
         weights=weights,
         where=where,
@@ -172,7 +180,7 @@ def _run_compiled(
     input_dtype = call.first.dtype
     _prepare(call, per_example=definition.per_example)
     if output == "loss":
-        loss = definition.core(call.first, call.second, *call.parameters)
+        loss = definition.core(call.first, call.second, *call.more, *call.parameters)
         return reduce(
             loss,
             reduction=reduction,
@@ -197,7 +205,7 @@ def _run_compiled(
 
 def _local_derivative(definition: LossDefinition, output: Output, call: _Call) -> jax.Array:
     """The derivative of each unreduced entry, before the reduction's factor."""
-    arguments = (call.first, call.second, *call.parameters)
+    arguments = (call.first, call.second, *call.more, *call.parameters)
     if output == "gradient":
         partial = definition.value_and_partials(*arguments)[1][0]
         assert partial is not None
@@ -225,6 +233,7 @@ class _Call:
         *,
         first: jax.Array,
         second: jax.Array,
+        more: tuple[jax.Array, ...],
         parameters: tuple[Any, ...],
         weights: jax.Array | None,
         where: jax.Array | None,
@@ -232,6 +241,7 @@ class _Call:
     ) -> None:
         self.first = first
         self.second = second
+        self.more = more
         self.parameters = parameters
         self.weights = weights
         self.where = where
@@ -242,6 +252,7 @@ def _validate(
     definition: LossDefinition,
     first: ArrayLike,
     second: ArrayLike,
+    more_inputs: tuple[ArrayLike, ...],
     *,
     parameters: tuple[Any, ...],
     weights: ArrayLike | None,
@@ -250,7 +261,10 @@ def _validate(
     axis: int | None,
 ) -> _Call:
     """Checks a call's shapes and dtypes at trace time; raises before anything runs."""
-    first_name, second_name = definition.argument_names
+    first_name, second_name, *more_names = definition.argument_names
+    more_arrays = [
+        _checks.as_array(name, value) for name, value in zip(more_names, more_inputs, strict=True)
+    ]
     second_kind: SecondKind = "labels" if definition.target_kind == "labels" else "same_shape"
     first_array = _checks.as_array(first_name, first)
     second_array = _checks.as_array(second_name, second)
@@ -264,6 +278,12 @@ def _validate(
                 second_array = jnp.moveaxis(second_array, class_axis, -1)
             if vector_array is not None and vector_array.ndim == first_array.ndim:
                 vector_array = jnp.moveaxis(vector_array, class_axis, -1)
+            more_arrays = [
+                jnp.moveaxis(array, class_axis, -1)
+                if input.shape == "first" and array.ndim == first_array.ndim
+                else array
+                for input, array in zip(definition.more_inputs, more_arrays, strict=True)
+            ]
     if second_kind == "labels":
         _checks.check_integer(second_name, second_array)
         if first_array.ndim == 0:
@@ -290,6 +310,15 @@ def _validate(
         _checks.check_floating("vector", vector_array)
         _checks.check_same_shape(first_name, first_array, "vector", vector_array)
     loss_shape = first_array.shape[:-1] if definition.per_example else first_array.shape
+    for index, (name, input) in enumerate(zip(more_names, definition.more_inputs, strict=True)):
+        array = more_arrays[index]
+        _checks.check_numeric(name, array)
+        if input.shape == "first":
+            _checks.check_same_shape(first_name, first_array, name, array)
+        else:
+            _checks.check_shape(name, array, loss_shape, "one value per entry of the loss")
+        # Integer or boolean inputs (+-1 targets, counts) are values here.
+        more_arrays[index] = array.astype(first_array.dtype)
 
     checked_parameters = []
     for parameter, value in zip(definition.parameters, parameters, strict=True):
@@ -319,6 +348,7 @@ def _validate(
     return _Call(
         first=first_array,
         second=second_array,
+        more=tuple(more_arrays),
         parameters=tuple(checked_parameters),
         weights=weights_array,
         where=where_array,
@@ -347,6 +377,7 @@ def _prepare(call: _Call, *, per_example: bool) -> None:
         for value in call.parameters
     )
     weights, where, vector = call.weights, call.where, call.vector
+    more = tuple(array.astype(dtype) for array in call.more)
     if weights is not None:
         weights = jnp.broadcast_to(weights.astype(dtype), loss_shape)
     if vector is not None:
@@ -357,6 +388,10 @@ def _prepare(call: _Call, *, per_example: bool) -> None:
         first = jnp.where(input_mask, first, _MASKED_FILL)
         if vector is not None:
             vector = jnp.where(input_mask, vector, 0)
+        more = tuple(
+            jnp.where(input_mask if array.shape == first.shape else where, array, _MASKED_FILL)
+            for array in more
+        )
         if second_is_float and second.shape == first.shape:
             second = jnp.where(input_mask, second, _MASKED_FILL)
         elif not second_is_float and second.shape == loss_shape:
@@ -365,13 +400,8 @@ def _prepare(call: _Call, *, per_example: bool) -> None:
             # Labels of an elementwise class loss: a fully masked row (padding, often
             # labelled -1) gets a valid label, so it cannot leak NaN into the gradient.
             second = jnp.where(jnp.any(where, axis=-1), second, 0)
-    call.first, call.second, call.weights, call.where, call.vector = (
-        first,
-        second,
-        weights,
-        where,
-        vector,
-    )
+    call.first, call.second, call.more = first, second, more
+    call.weights, call.where, call.vector = weights, where, vector
 
 
 def _with_class_weights(

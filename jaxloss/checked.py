@@ -36,6 +36,17 @@ Rule = tuple[Callable[[jax.Array], jax.Array], str]
 _NON_NEGATIVE: Rule = (lambda w: jnp.isfinite(w) & (w >= 0), "must be finite and non-negative")
 _FINITE: Rule = (jnp.isfinite, "must be finite")
 _UNIT_INTERVAL: Rule = (lambda p: (p >= 0) & (p <= 1), "must lie in [0, 1]")
+_LOG_PROBABILITY: Rule = (lambda x: x <= 0, "must be a log-probability (<= 0, not NaN)")
+# The admissible values of each kind of input (a domain or a target kind).
+_KIND_RULES: dict[str, Rule] = {
+    "real": _FINITE,
+    "probability": _UNIT_INTERVAL,
+    "class_probabilities": _NON_NEGATIVE,
+    "positive": _NON_NEGATIVE,
+    "count": _NON_NEGATIVE,
+    "sign": (lambda y: (y == 1) | (y == -1), "must be -1 or 1"),
+    "log_probability": _LOG_PROBABILITY,
+}
 
 
 def _option_rules(definition: LossDefinition) -> dict[str, Rule]:
@@ -166,7 +177,7 @@ def _findings(
     spec: LossDefinition, arguments: dict[str, Any], options: dict[str, Any]
 ) -> list[_Finding]:
     """Applies every rule of ``spec``'s row to the arguments, in the order they are reported."""
-    first_name, second_name = spec.argument_names
+    first_name, second_name, *more_names = spec.argument_names
     option_rules = _option_rules(spec)
     first = jnp.asarray(arguments[first_name])
     second = jnp.asarray(arguments[second_name])
@@ -192,12 +203,10 @@ def _findings(
         return jnp.broadcast_to(jnp.expand_dims(mask, class_axis), first.shape)
 
     first_unmasked = None if unmasked is None else over_first(unmasked)
-    if spec.domain == "probability":
-        require(first_name, first, _UNIT_INTERVAL, first_unmasked)
-    elif spec.domain == "real":
-        require(first_name, first, _FINITE, first_unmasked)
-    else:
+    if spec.domain == "logit":
         require(first_name, first, (lambda z: ~jnp.isnan(z), "must not be NaN"), first_unmasked)
+    else:
+        require(first_name, first, _KIND_RULES[spec.domain], first_unmasked)
 
     if spec.target_kind == "labels":
         num_classes = first.shape[class_axis] if first.ndim else 0
@@ -207,18 +216,13 @@ def _findings(
         in_range = (lambda y: (y >= 0) & (y < num_classes), f"must lie in [0, {num_classes})")
         require(second_name, second, in_range, labels_unmasked)
     else:
-        second_rule = {
-            "real": _FINITE,
-            "probability": _UNIT_INTERVAL,
-            "class_probabilities": (
-                lambda y: jnp.isfinite(y) & (y >= 0),
-                "must be finite and non-negative",
-            ),
-        }[spec.target_kind]
-        require(second_name, second, second_rule, first_unmasked)
+        require(second_name, second, _KIND_RULES[spec.target_kind], first_unmasked)
+    for name, input in zip(more_names, spec.more_inputs, strict=True):
+        relevant = first_unmasked if input.shape == "first" else unmasked
+        require(name, jnp.asarray(arguments[name]), _KIND_RULES[input.kind], relevant)
 
     for name, value in arguments.items():
-        if name in (first_name, second_name, "where") or value is None:
+        if name in (first_name, second_name, *more_names, "where") or value is None:
             continue
         array = jnp.asarray(value)
         relevant = None

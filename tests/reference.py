@@ -94,8 +94,10 @@ def _one_hot(labels, num_classes, dtype, xp: ModuleType):
     return (labels[..., None] == classes).astype(dtype)
 
 
-def unreduced(name: str, first, second, *, xp: ModuleType = jnp, **options):
+def unreduced(name: str, first, second, *more, xp: ModuleType = jnp, **options):
     """The unreduced loss: per element, or per example for the cross-entropies.
+
+    ``more`` are the inputs after the second, for losses of three or more inputs.
 
     ``xp`` is the array namespace the formula is evaluated in (``jax.numpy`` or
     ``numpy``); ``options`` are the loss's hyper-parameters, defaulting as jaxloss's do.
@@ -141,7 +143,7 @@ def unreduced(name: str, first, second, *, xp: ModuleType = jnp, **options):
         return (k * (true_logit - m) ** 2 + others) / num_classes
     from tests.formulas import FORMULAS  # the later families' formulas, one module each
 
-    return FORMULAS[name](first, second, xp=xp, **options)
+    return FORMULAS[name](first, second, *more, xp=xp, **options)
 
 
 def reduce(loss, reduction, weights=None, where=None, *, xp: ModuleType = jnp):
@@ -159,13 +161,13 @@ def reduce(loss, reduction, weights=None, where=None, *, xp: ModuleType = jnp):
     return xp.where(denominator == 0, 0, mean)
 
 
-def loss(name, first, second, *, reduction="mean", weights=None, where=None, xp=jnp, **options):
+def loss(name, first, second, *more, reduction="mean", weights=None, where=None, xp=jnp, **options):
     """The reduced textbook loss, in the namespace ``xp``."""
     return reduce(
-        unreduced(name, first, second, xp=xp, **options), reduction, weights, where, xp=xp
+        unreduced(name, first, second, *more, xp=xp, **options), reduction, weights, where, xp=xp
     )
 
 
-def gradient(name, first, second, **kwargs):
+def gradient(name, first, second, *more, **kwargs):
     """``jax.grad`` of the summed reference loss with respect to ``first``."""
-    return jax.grad(lambda x: jnp.sum(loss(name, x, second, **kwargs)))(first)
+    return jax.grad(lambda x: jnp.sum(loss(name, x, second, *more, **kwargs)))(first)

@@ -40,9 +40,9 @@ def by_name(function):
     return pytest.mark.parametrize("spec", SPECS, ids=[spec.name for spec in SPECS])(function)
 
 
-def argument_names(spec: LossSpec) -> tuple[str, str]:
-    first, second = list(inspect.signature(spec.loss).parameters)[:2]
-    return first, second
+def argument_names(spec: LossSpec) -> tuple[str, ...]:
+    """The positional inputs' names: first, second and any more."""
+    return tuple(inspect.signature(spec.loss).parameters)[: 2 + len(spec.more_inputs)]
 
 
 def loss_shape(spec: LossSpec) -> tuple[int, ...]:
@@ -52,11 +52,9 @@ def loss_shape(spec: LossSpec) -> tuple[int, ...]:
 def valid_arguments(spec: LossSpec, seed: int = 0) -> dict[str, np.ndarray]:
     """Every argument of the loss with a valid value, hyper-parameters as float32 arrays."""
     rng = np.random.default_rng(seed)
-    first_name, second_name = argument_names(spec)
-    first, second = spec.sample(rng, SHAPE)
+    arguments = dict(zip(argument_names(spec), spec.sample(rng, SHAPE), strict=True))
     arguments = {
-        first_name: first,
-        second_name: second,
+        **arguments,
         "weights": rng.uniform(0.5, 2.0, size=loss_shape(spec)).astype(np.float32),
     }
     for name, parameter in inspect.signature(spec.loss).parameters.items():
@@ -90,28 +88,19 @@ class BadCase:
 
 def bad_cases(spec: LossSpec) -> list[BadCase]:
     """One case per rule that applies to the row, placed off the first entry."""
-    first_name, second_name = argument_names(spec)
+    first_name, second_name, *more_names = argument_names(spec)
     element = (2, 1)
-    cases = {
-        "real": [BadCase(first_name, element, v, s) for v, s in _NONFINITE],
-        "probability": [BadCase(first_name, element, v, s) for v, s in _OUTSIDE_UNIT],
-        "logit": [BadCase(first_name, element, np.nan, "nan")],
-    }[spec.domain]
+    cases = [BadCase(first_name, element, v, s) for v, s in _BAD_VALUES[spec.domain]]
     if spec.target_kind == "labels":
         cases += [
             BadCase(second_name, (1,), NUM_CLASSES, str(NUM_CLASSES)),
             BadCase(second_name, (1,), -1, "-1"),
         ]
     else:
-        cases += {
-            "real": [BadCase(second_name, element, v, s) for v, s in _NONFINITE],
-            "probability": [BadCase(second_name, element, v, s) for v, s in _OUTSIDE_UNIT],
-            "class_probabilities": [
-                BadCase(second_name, element, -0.25, "-0.25"),
-                BadCase(second_name, element, np.nan, "nan"),
-                BadCase(second_name, element, np.inf, "inf"),
-            ],
-        }[spec.target_kind]
+        cases += [BadCase(second_name, element, v, s) for v, s in _BAD_VALUES[spec.target_kind]]
+    for name, input in zip(more_names, spec.more_inputs, strict=True):
+        index = element if input.shape == "first" else (1,) * len(loss_shape(spec))
+        cases += [BadCase(name, index, v, s) for v, s in _BAD_VALUES[input.kind]]
     weight_index = tuple(size - 1 for size in loss_shape(spec))
     cases += [
         BadCase("weights", weight_index, -1.0, "-1.0"),
@@ -119,7 +108,7 @@ def bad_cases(spec: LossSpec) -> list[BadCase]:
     ]
     options = valid_arguments(spec)
     for name in options:
-        if name in (first_name, second_name, "weights"):
+        if name in (first_name, second_name, *more_names, "weights"):
             continue
         index = (2,) if options[name].ndim else ()
         for value, shown in _OPTION_BAD_VALUES.get(name, ((np.nan, "nan"), (np.inf, "inf"))):
@@ -129,6 +118,18 @@ def bad_cases(spec: LossSpec) -> list[BadCase]:
 
 _NONFINITE = ((np.nan, "nan"), (np.inf, "inf"), (-np.inf, "-inf"))
 _OUTSIDE_UNIT = ((1.5, "1.5"), (-0.25, "-0.25"), (np.nan, "nan"))
+_NEGATIVE_OR_NONFINITE = ((-0.25, "-0.25"), (np.nan, "nan"), (np.inf, "inf"))
+# Values each kind of input rejects (jaxloss.checked's rule for that kind).
+_BAD_VALUES = {
+    "real": _NONFINITE,
+    "probability": _OUTSIDE_UNIT,
+    "logit": ((np.nan, "nan"),),
+    "class_probabilities": _NEGATIVE_OR_NONFINITE,
+    "positive": _NEGATIVE_OR_NONFINITE,
+    "count": _NEGATIVE_OR_NONFINITE,
+    "sign": ((0.0, "0.0"), (0.5, "0.5"), (np.nan, "nan")),
+    "log_probability": ((0.5, "0.5"), (np.nan, "nan")),
+}
 _OPTION_BAD_VALUES = {
     "class_weights": ((-0.5, "-0.5"), (np.inf, "inf")),
     "pos_weight": ((-1.0, "-1.0"), (np.nan, "nan")),
@@ -150,16 +151,18 @@ def with_bad_value(arguments: dict[str, np.ndarray], case: BadCase) -> dict[str,
 
 
 def split(spec: LossSpec, arguments: dict[str, np.ndarray]):
-    first_name, second_name = argument_names(spec)
-    options = {k: v for k, v in arguments.items() if k not in (first_name, second_name)}
-    return arguments[first_name], arguments[second_name], options
+    """The positional inputs (first, second, then a tuple of any more) and the options."""
+    names = argument_names(spec)
+    options = {k: v for k, v in arguments.items() if k not in names}
+    first, second, *more = (arguments[name] for name in names)
+    return first, second, tuple(more), options
 
 
 @pytest.mark.parametrize(("spec", "case"), BAD_CASES, ids=BAD_IDS)
 def test_bad_input_raises_naming_argument_index_and_value(spec, case):
-    first, second, options = split(spec, with_bad_value(valid_arguments(spec), case))
+    first, second, more, options = split(spec, with_bad_value(valid_arguments(spec), case))
     with pytest.raises(checkify.JaxRuntimeError, match=case.expected_message()) as raised:
-        checked(spec.loss)(first, second, **options)
+        checked(spec.loss)(first, second, *more, **options)
     assert f"jaxloss.checked({spec.name}): {case.argument} " in str(raised.value)
 
 
@@ -169,24 +172,26 @@ def test_bad_input_raises_under_vmap(spec, case):
     good = valid_arguments(spec)
     bad = with_bad_value(good, case)
     stacked = {name: np.stack([good[name], bad[name]]) for name in good}
-    first, second, options = split(spec, stacked)
+    first, second, more, options = split(spec, stacked)
     with pytest.raises(checkify.JaxRuntimeError, match=case.expected_message()):
-        jax.vmap(checked(spec.loss))(first, second, **options)
+        jax.vmap(checked(spec.loss))(first, second, *more, **options)
 
 
 @by_name
 def test_valid_inputs_give_exactly_the_unchecked_value(spec):
-    first, second, options = split(spec, valid_arguments(spec))
+    first, second, more, options = split(spec, valid_arguments(spec))
     where = np.random.default_rng(1).uniform(size=loss_shape(spec)) < 0.7
     checked_loss = checked(spec.loss)
     # Each combination compiles once; the first two are shared with other tests.
     for reduction, mask in (("mean", {}), ("mean", {"where": where}), ("none", {})):
         kwargs = {**options, **mask, "reduction": reduction}
         np.testing.assert_array_equal(
-            checked_loss(first, second, **kwargs), spec.loss(first, second, **kwargs)
+            checked_loss(first, second, *more, **kwargs), spec.loss(first, second, *more, **kwargs)
         )
     # Defaults only: Python-float defaults become traced values, with the same result.
-    np.testing.assert_array_equal(checked_loss(first, second), spec.loss(first, second))
+    np.testing.assert_array_equal(
+        checked_loss(first, second, *more), spec.loss(first, second, *more)
+    )
 
 
 @by_name
@@ -194,56 +199,59 @@ def test_valid_inputs_under_vmap_match_the_unchecked_loss(spec):
     # Two slices, as in the bad-input test, so the compiled function is shared.
     arguments = [valid_arguments(spec, seed) for seed in range(2)]
     stacked = {name: np.stack([a[name] for a in arguments]) for name in arguments[0]}
-    first, second, options = split(spec, stacked)
+    first, second, more, options = split(spec, stacked)
     np.testing.assert_array_equal(
-        jax.vmap(checked(spec.loss))(first, second, **options),
-        jax.vmap(spec.loss)(first, second, **options),
+        jax.vmap(checked(spec.loss))(first, second, *more, **options),
+        jax.vmap(spec.loss)(first, second, *more, **options),
     )
 
 
 @by_name
 def test_checked_closed_form_gradient_equals_unchecked_and_rejects_bad_values(spec):
-    first, second, options = split(spec, valid_arguments(spec))
+    first, second, more, options = split(spec, valid_arguments(spec))
     checked_gradient = checked(spec.gradient)
     np.testing.assert_array_equal(
-        checked_gradient(first, second, **options), spec.gradient(first, second, **options)
+        checked_gradient(first, second, *more, **options),
+        spec.gradient(first, second, *more, **options),
     )
     case = bad_cases(spec)[0]
-    bad_first, bad_second, bad_options = split(spec, with_bad_value(valid_arguments(spec), case))
+    bad_first, bad_second, bad_more, bad_options = split(
+        spec, with_bad_value(valid_arguments(spec), case)
+    )
     with pytest.raises(checkify.JaxRuntimeError, match=case.expected_message()):
-        checked_gradient(bad_first, bad_second, **bad_options)
+        checked_gradient(bad_first, bad_second, *bad_more, **bad_options)
 
 
 @pytest.mark.parametrize("name", ["mse", "softmax_cross_entropy_with_integer_labels"])
 def test_jax_grad_of_a_checked_loss(name):
     spec = LOSSES[name]
-    first, second, options = split(spec, valid_arguments(spec))
+    first, second, more, options = split(spec, valid_arguments(spec))
     np.testing.assert_array_equal(
-        jax.grad(checked(spec.loss))(first, second, **options),
-        jax.grad(spec.loss)(first, second, **options),
+        jax.grad(checked(spec.loss))(first, second, *more, **options),
+        jax.grad(spec.loss)(first, second, *more, **options),
     )
     first[0, 0] = np.nan
     with pytest.raises(checkify.JaxRuntimeError, match=re.escape("[0, 0] = nan")):
-        jax.grad(checked(spec.loss))(first, second, **options)
+        jax.grad(checked(spec.loss))(first, second, *more, **options)
 
 
 @by_name
 def test_masked_entries_are_not_checked(spec):
     # where promises masked entries add nothing, NaN included, so checked mode accepts them.
-    first, second, options = split(spec, valid_arguments(spec))
+    first, second, more, options = split(spec, valid_arguments(spec))
     poisoned = first.copy()
     poisoned[1] = np.nan
     labels_or_targets = second.copy()
     labels_or_targets[1] = NUM_CLASSES if spec.target_kind == "labels" else np.nan
     where = np.ones(loss_shape(spec), bool)
     where[1] = False
-    expected = spec.loss(poisoned, labels_or_targets, where=where, **options)
+    expected = spec.loss(poisoned, labels_or_targets, *more, where=where, **options)
     assert np.isfinite(expected)
-    value = checked(spec.loss)(poisoned, labels_or_targets, where=where, **options)
+    value = checked(spec.loss)(poisoned, labels_or_targets, *more, where=where, **options)
     np.testing.assert_array_equal(value, expected)
     where[1] = True
     with pytest.raises(checkify.JaxRuntimeError, match=r"\[1, 0\] = nan"):
-        checked(spec.loss)(poisoned, labels_or_targets, where=where, **options)
+        checked(spec.loss)(poisoned, labels_or_targets, *more, where=where, **options)
 
 
 @pytest.mark.parametrize("name", ["sigmoid_mse", "sigmoid_binary_cross_entropy"])

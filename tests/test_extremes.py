@@ -29,6 +29,8 @@ SHAPE = (3, 4)  # (examples, classes) for class losses
 # Targets for elementwise losses: both ends of [0, 1] and inside, where extremes hurt most.
 ELEMENTWISE_TARGETS = np.asarray([0.0, 1.0, 0.3, 1.0])
 REAL_AND_LOGIT_VALUES = (0.0, 1.0, -1.0, 20.0, -20.0, 1e4, -1e4, 1e30, -1e30, np.inf, -np.inf)
+POSITIVE_VALUES = (0.0, float(np.finfo(np.float32).tiny), 1.0, 1e4, 1e30, np.inf)
+LOG_PROBABILITY_VALUES = (0.0, -1.0, -20.0, -1e4, -1e30, -np.inf)
 HALF_DTYPES = (jnp.float16, jnp.bfloat16)
 
 SOFTMAX_PLUS_INF = (
@@ -54,27 +56,32 @@ def probability_values(dtype) -> tuple[float, ...]:
     return (0.0, float(info.tiny), float(1 - info.epsneg), 1.0)
 
 
-def extreme_inputs(spec: LossSpec, value: float, dtype) -> tuple[jax.Array, jax.Array]:
-    """A first argument holding ``value``, in the label's class (or class 0) for class losses."""
-    first, second = spec.sample(np.random.default_rng(0), SHAPE)
+def extreme_inputs(spec: LossSpec, value: float, dtype) -> tuple[jax.Array, ...]:
+    """A first argument holding ``value``, in the label's class (or class 0) for class losses.
+
+    Per-example losses over a feature axis hold it in feature 0; the other inputs are
+    valid samples (elementwise real or probability targets: both ends and inside).
+    """
+    first, second, *more = spec.sample(np.random.default_rng(0), SHAPE)
     if spec.target_kind == "labels":
         in_label = np.arange(SHAPE[-1]) == second[:, None]
         first = np.where(in_label, value, 0.0)
-    elif spec.has_classes:
-        first = np.zeros(SHAPE)
+    elif spec.has_classes or spec.per_example:
+        first = np.array(first) if spec.domain == "log_probability" else np.zeros(SHAPE)
         first[:, 0] = value
     else:
         first = np.full(SHAPE, value)
-        second = np.broadcast_to(ELEMENTWISE_TARGETS, SHAPE)
+        if spec.target_kind in ("real", "probability"):
+            second = np.broadcast_to(ELEMENTWISE_TARGETS, SHAPE)
     first = jnp.asarray(first, dtype)
     second = jnp.asarray(second) if spec.target_kind == "labels" else jnp.asarray(second, dtype)
-    return first, second
+    return first, second, *(jnp.asarray(array, dtype) for array in more)
 
 
-def assert_value_and_gradients_sound(spec: LossSpec, first, second, **options):
-    loss = spec.loss(first, second, **options)
-    autodiff = jax.grad(lambda x: spec.loss(x, second, **options))(first)
-    closed_form = spec.gradient(first, second, **options)
+def assert_value_and_gradients_sound(spec: LossSpec, first, *others, **options):
+    loss = spec.loss(first, *others, **options)
+    autodiff = jax.grad(lambda x: spec.loss(x, *others, **options))(first)
+    closed_form = spec.gradient(first, *others, **options)
     assert not jnp.isnan(loss), (spec.name, first, loss)
     if jnp.isfinite(loss):
         assert jnp.all(jnp.isfinite(autodiff)), (spec.name, first, autodiff)
@@ -83,11 +90,11 @@ def assert_value_and_gradients_sound(spec: LossSpec, first, second, **options):
 
 def _float32_cases():
     for spec in SPECS:
-        values = (
-            probability_values(jnp.float32)
-            if spec.domain == "probability"
-            else REAL_AND_LOGIT_VALUES
-        )
+        values = {
+            "probability": probability_values(jnp.float32),
+            "positive": POSITIVE_VALUES,
+            "log_probability": LOG_PROBABILITY_VALUES,
+        }.get(spec.domain, REAL_AND_LOGIT_VALUES)
         for value in values:
             marks = []
             if spec.name.startswith("softmax_cross_entropy") and value == np.inf:
@@ -97,9 +104,9 @@ def _float32_cases():
 
 @pytest.mark.parametrize(("spec", "value"), list(_float32_cases()))
 def test_float32_extremes(spec, value):
-    first, second = extreme_inputs(spec, value, jnp.float32)
-    assert_value_and_gradients_sound(spec, first, second)
-    assert_value_and_gradients_sound(spec, first, second, **spec.options)
+    inputs = extreme_inputs(spec, value, jnp.float32)
+    assert_value_and_gradients_sound(spec, *inputs)
+    assert_value_and_gradients_sound(spec, *inputs, **spec.options)
 
 
 def _half_precision_cases():
@@ -109,7 +116,9 @@ def _half_precision_cases():
                 values = probability_values(dtype)
             else:
                 largest = float(jnp.finfo(dtype).max)
-                values = (largest, -largest)
+                values = {"positive": (0.0, largest), "log_probability": (0.0, -largest)}.get(
+                    spec.domain, (largest, -largest)
+                )
             for value in values:
                 marks = []
                 if spec.domain == "probability" and dtype == jnp.float16 and value in (0, 1):
@@ -122,12 +131,12 @@ def _half_precision_cases():
 
 @pytest.mark.parametrize(("spec", "dtype", "value"), list(_half_precision_cases()))
 def test_half_precision_extremes(spec, dtype, value):
-    first, second = extreme_inputs(spec, value, dtype)
+    first, *others = extreme_inputs(spec, value, dtype)
     assert first.dtype == dtype
     # The largest value is exactly representable, so the input holds it, not inf.
     assert jnp.all(jnp.isfinite(first))
-    assert_value_and_gradients_sound(spec, first, second)
-    assert_value_and_gradients_sound(spec, first, second, **spec.options)
+    assert_value_and_gradients_sound(spec, first, *others)
+    assert_value_and_gradients_sound(spec, first, *others, **spec.options)
 
 
 def test_float16_squared_overflow_is_computed_in_float32():

@@ -40,8 +40,8 @@ WIDE_OFFSET = 300.0
 # float64 references: the textbook table of tests/reference.py, evaluated in NumPy.
 
 
-def reference_reduced(name: str, first, second, reduction: str, **options) -> float:
-    return float(reference.loss(name, first, second, reduction=reduction, xp=np, **options))
+def reference_reduced(name: str, first, second, *more, reduction: str, **options) -> float:
+    return float(reference.loss(name, first, second, *more, reduction=reduction, xp=np, **options))
 
 
 # --------------------------------------------------------------------------------------
@@ -50,30 +50,32 @@ def reference_reduced(name: str, first, second, reduction: str, **options) -> fl
 
 @functools.cache
 def half_precision_inputs(name: str, dtype_name: str, variant: str):
-    """Seeded inputs rounded to ``dtype``, and the same values in float64."""
+    """Seeded inputs rounded to ``dtype`` (all inputs), and the same values in float64."""
     spec = LOSSES[name]
     dtype = DTYPES[dtype_name]
-    shape = CLASS_SHAPE if spec.has_classes else ELEMENTWISE_SHAPE
-    first, second = spec.sample(np.random.default_rng(0), shape, np.float64)
-    if variant != "typical" and spec.domain != "probability":
+    shape = CLASS_SHAPE if spec.has_classes or spec.per_example else ELEMENTWISE_SHAPE
+    first, second, *more = spec.sample(np.random.default_rng(0), shape, np.float64)
+    if variant != "typical":
         first = first + WIDE_OFFSET * np.where(first < 0, -1.0, 1.0)
     first = jnp.asarray(first, dtype)
     second = jnp.asarray(second) if spec.target_kind == "labels" else jnp.asarray(second, dtype)
-    return first, second, np.asarray(first, np.float64), np.asarray(second, np.float64)
+    more = [jnp.asarray(array, dtype) for array in more]
+    exact = [np.asarray(array, np.float64) for array in (first, second, *more)]
+    return first, second, more, exact
 
 
 def relative_error(spec: LossSpec, dtype_name: str, variant: str, reduction: str) -> float:
-    first, second, first64, second64 = half_precision_inputs(spec.name, dtype_name, variant)
+    first, second, more, exact = half_precision_inputs(spec.name, dtype_name, variant)
     if spec.target_kind == "labels":
-        second64 = second64.astype(np.int64)
-    value = float(spec.loss(first, second, reduction=reduction, **spec.options))
-    expected = reference_reduced(spec.name, first64, second64, reduction, **spec.options)
+        exact[1] = exact[1].astype(np.int64)
+    value = float(spec.loss(first, second, *more, reduction=reduction, **spec.options))
+    expected = reference_reduced(spec.name, *exact, reduction=reduction, **spec.options)
     return abs(value - expected) / abs(expected)
 
 
 def applies(spec: LossSpec, variant: str) -> bool:
-    # Probabilities cannot move 300 away from zero.
-    return variant == "typical" or spec.domain != "probability"
+    # Only real predictions and logits can move 300 away from zero and stay valid.
+    return variant == "typical" or spec.domain in ("real", "logit")
 
 
 CASES = [
@@ -93,7 +95,7 @@ def test_reduced_half_precision_loss_matches_float64_on_the_same_inputs(spec, dt
 
 
 def test_wide_inputs_really_overflow_float16_when_squared():
-    first, second, first64, second64 = half_precision_inputs("mse", "float16", VARIANTS[1])
+    first, second, _, (first64, second64) = half_precision_inputs("mse", "float16", VARIANTS[1])
     differences = np.abs(first64 - second64)
     assert differences.min() > 250
     # Squared in float16 the differences would overflow: the float32 computation must not.
@@ -104,7 +106,7 @@ def test_wide_inputs_really_overflow_float16_when_squared():
 
 def test_the_tolerance_rejects_half_precision_accumulation():
     # The check can fail: summing the same float64 losses in bfloat16 misses by far more.
-    *_, first64, second64 = half_precision_inputs("mse", "bfloat16", "typical")
+    *_, (first64, second64) = half_precision_inputs("mse", "bfloat16", "typical")
     unreduced = reference.unreduced("mse", first64, second64, xp=np)
     accumulated = float(np.sum(unreduced.astype(jnp.bfloat16), dtype=jnp.bfloat16))
     expected = float(np.sum(unreduced))

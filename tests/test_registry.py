@@ -40,8 +40,10 @@ def by_name(function):
 
 
 def make_inputs(spec: LossSpec, shape, dtype=np.float32, seed=0):
-    first, second = spec.sample(np.random.default_rng(seed), shape, dtype)
-    return jnp.asarray(first), jnp.asarray(second)
+    """All of the loss's positional inputs: first, second, then any more."""
+    return tuple(
+        jnp.asarray(array) for array in spec.sample(np.random.default_rng(seed), shape, dtype)
+    )
 
 
 def loss_shape(spec: LossSpec, shape):
@@ -78,21 +80,21 @@ def variant_kwargs(spec: LossSpec, variant: str, shape, dtype):
 @by_name
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_jit_equals_no_jit(spec, reduction):
-    first, second = make_inputs(spec, (3, 4))
+    inputs = make_inputs(spec, (3, 4))
     call = functools.partial(spec.loss, reduction=reduction, **spec.options)
-    jitted = jax.jit(call)(first, second)
+    jitted = jax.jit(call)(*inputs)
     with jax.disable_jit():
-        eager = call(first, second)
+        eager = call(*inputs)
     chex.assert_shape(jitted, loss_shape(spec, (3, 4)) if reduction == "none" else ())
     chex.assert_trees_all_close(jitted, eager, rtol=1e-6, atol=1e-7)
 
 
 @by_name
 def test_vmap_equals_python_loop(spec):
-    first, second = make_inputs(spec, (6, 3, 4))
+    inputs = make_inputs(spec, (6, 3, 4))
     call = functools.partial(spec.loss, **spec.options)
-    mapped = jax.vmap(call)(first, second)
-    looped = jnp.stack([call(first[i], second[i]) for i in range(first.shape[0])])
+    mapped = jax.vmap(call)(*inputs)
+    looped = jnp.stack([call(*(array[i] for array in inputs)) for i in range(6)])
     chex.assert_shape(mapped, (6,))
     chex.assert_trees_all_close(mapped, looped, rtol=1e-6)
 
@@ -105,16 +107,16 @@ def test_value_and_gradient_match_the_textbook_formula_in_float64(spec, reductio
         # reduction is covered without compiling all their combinations.
         for seed, variant in enumerate(VARIANTS):
             shape = SHAPES[(seed + REDUCTIONS.index(reduction)) % len(SHAPES)]
-            first, second = make_inputs(spec, shape, np.float64, seed=seed)
+            first, *others = make_inputs(spec, shape, np.float64, seed=seed)
             kwargs = {"reduction": reduction, **variant_kwargs(spec, variant, shape, np.float64)}
-            expected_value = reference.loss(spec.name, first, second, **kwargs)
-            expected_gradient = reference.gradient(spec.name, first, second, **kwargs)
+            expected_value = reference.loss(spec.name, first, *others, **kwargs)
+            expected_gradient = reference.gradient(spec.name, first, *others, **kwargs)
 
-            value = spec.loss(first, second, **kwargs)
-            closed_form = spec.gradient(first, second, **kwargs)
-            autodiff = jax.grad(lambda x, y=second, kw=kwargs: jnp.sum(spec.loss(x, y, **kw)))(
-                first
-            )
+            value = spec.loss(first, *others, **kwargs)
+            closed_form = spec.gradient(first, *others, **kwargs)
+            autodiff = jax.grad(
+                lambda x, rest=others, kw=kwargs: jnp.sum(spec.loss(x, *rest, **kw))
+            )(first)
 
             assert value.dtype == jnp.float64
             np.testing.assert_allclose(value, expected_value, rtol=1e-10, atol=1e-14)
@@ -125,31 +127,31 @@ def test_value_and_gradient_match_the_textbook_formula_in_float64(spec, reductio
 @by_name
 def test_second_order_gradients_by_finite_differences(spec):
     with jax.enable_x64(True):
-        first, second = make_inputs(spec, (2, 3), np.float64)
+        first, second, *more = make_inputs(spec, (2, 3), np.float64)
         weights, where = weights_and_mask(spec, (2, 3), np.float64)
 
         def of_first(x):
-            return spec.loss(x, second, weights=weights, where=where, **spec.options)
+            return spec.loss(x, second, *more, weights=weights, where=where, **spec.options)
 
         check_grads(of_first, (first,), order=2, modes=("fwd", "rev"), eps=1e-6)
         if spec.target_kind != "labels":
 
-            def of_both(x, y):
-                return spec.loss(x, y, **spec.options)
+            def of_all(*inputs):
+                return spec.loss(*inputs, **spec.options)
 
-            check_grads(of_both, (first, second), order=2, modes=("fwd", "rev"), eps=1e-6)
+            check_grads(of_all, (first, second, *more), order=2, modes=("fwd", "rev"), eps=1e-6)
 
 
 @by_name
 def test_forward_mode_and_hessian_match_the_textbook_formula(spec):
     with jax.enable_x64(True):
-        first, second = make_inputs(spec, (2, 3), np.float64)
+        first, *others = make_inputs(spec, (2, 3), np.float64)
 
         def ours(x):
-            return spec.loss(x, second, **spec.options)
+            return spec.loss(x, *others, **spec.options)
 
         def theirs(x):
-            return reference.loss(spec.name, x, second, **spec.options)
+            return reference.loss(spec.name, x, *others, **spec.options)
 
         np.testing.assert_allclose(jax.jacfwd(ours)(first), jax.grad(theirs)(first), rtol=1e-10)
         np.testing.assert_allclose(
@@ -160,26 +162,27 @@ def test_forward_mode_and_hessian_match_the_textbook_formula(spec):
 def extreme_inputs(spec: LossSpec, value: float):
     """A first argument holding ``value`` (in each label's class for class losses)."""
     shape = (3, 4)
-    first, second = make_inputs(spec, shape)
+    first, second, *more = make_inputs(spec, shape)
     if spec.target_kind == "labels":
         rows = jnp.zeros(shape, jnp.float32)
         first = jnp.where(jax.nn.one_hot(second, shape[-1]) > 0, jnp.float32(value), rows)
-    elif spec.has_classes:
+    elif spec.has_classes or spec.per_example:
         first = jnp.zeros(shape, jnp.float32).at[:, 0].set(value)
     else:
         first = jnp.full(shape, value, jnp.float32)
-        # Targets at both ends and inside, where the extreme hurts most.
-        second = jnp.broadcast_to(jnp.asarray([0.0, 1.0, 0.3, 1.0], jnp.float32), shape)
-    return first, second
+        if spec.target_kind in ("real", "probability"):
+            # Targets at both ends and inside, where the extreme hurts most.
+            second = jnp.broadcast_to(jnp.asarray([0.0, 1.0, 0.3, 1.0], jnp.float32), shape)
+    return first, second, *more
 
 
 @by_name
 def test_value_is_never_nan_and_gradient_is_finite_at_documented_extremes(spec):
     for value in spec.extremes:
-        first, second = extreme_inputs(spec, value)
-        loss = spec.loss(first, second, **spec.options)
-        autodiff = jax.grad(lambda x, y=second: spec.loss(x, y, **spec.options))(first)
-        closed_form = spec.gradient(first, second, **spec.options)
+        first, *others = extreme_inputs(spec, value)
+        loss = spec.loss(first, *others, **spec.options)
+        autodiff = jax.grad(lambda x, rest=others: spec.loss(x, *rest, **spec.options))(first)
+        closed_form = spec.gradient(first, *others, **spec.options)
         # The value may be +inf where the mathematics is (sigmoid BCE at (-inf, 1)).
         assert not jnp.isnan(loss), (spec.name, value, loss)
         assert jnp.all(jnp.isfinite(autodiff)), (spec.name, value, autodiff)
@@ -188,17 +191,17 @@ def test_value_is_never_nan_and_gradient_is_finite_at_documented_extremes(spec):
 
 @by_name
 def test_masked_entries_add_nothing_even_when_they_hold_nan(spec):
-    first, second = make_inputs(spec, (4, 3))
+    first, *others = make_inputs(spec, (4, 3))
     where = jnp.asarray([True, False, True, True])
     if not spec.per_example:
         where = jnp.broadcast_to(where[:, None], (4, 3))
     poisoned = first.at[1].set(jnp.nan)
     kept = jnp.asarray([0, 2, 3])
 
-    masked = spec.loss(poisoned, second, where=where, **spec.options)
-    filtered = spec.loss(first[kept], second[kept], **spec.options)
-    gradient = jax.grad(lambda x: spec.loss(x, second, where=where, **spec.options))(poisoned)
-    closed_form = spec.gradient(poisoned, second, where=where, **spec.options)
+    masked = spec.loss(poisoned, *others, where=where, **spec.options)
+    filtered = spec.loss(first[kept], *(array[kept] for array in others), **spec.options)
+    gradient = jax.grad(lambda x: spec.loss(x, *others, where=where, **spec.options))(poisoned)
+    closed_form = spec.gradient(poisoned, *others, where=where, **spec.options)
 
     np.testing.assert_allclose(masked, filtered, rtol=1e-6)
     for candidate in (gradient, closed_form):
@@ -209,17 +212,17 @@ def test_masked_entries_add_nothing_even_when_they_hold_nan(spec):
 @by_name
 @pytest.mark.parametrize("reduction", ("mean", "sum"))
 def test_everything_masked_or_empty_gives_zero_with_zero_gradient(spec, reduction):
-    first, second = make_inputs(spec, (3, 4))
+    first, *others = make_inputs(spec, (3, 4))
     nothing = jnp.zeros(loss_shape(spec, (3, 4)), bool)
     value, gradient = jax.value_and_grad(
-        lambda x: spec.loss(x, second, where=nothing, reduction=reduction, **spec.options)
+        lambda x: spec.loss(x, *others, where=nothing, reduction=reduction, **spec.options)
     )(first)
     assert value == 0
     assert jnp.all(gradient == 0)
 
-    empty_first, empty_second = make_inputs(spec, (0, 4))
+    empty_first, *empty_others = make_inputs(spec, (0, 4))
     value, gradient = jax.value_and_grad(
-        lambda x: spec.loss(x, empty_second, reduction=reduction, **spec.options)
+        lambda x: spec.loss(x, *empty_others, reduction=reduction, **spec.options)
     )(empty_first)
     assert value == 0
     assert gradient.shape == (0, 4)
@@ -228,39 +231,38 @@ def test_everything_masked_or_empty_gives_zero_with_zero_gradient(spec, reductio
 @by_name
 @pytest.mark.parametrize("dtype", (jnp.float16, jnp.bfloat16, jnp.float32))
 def test_dtype_policy(spec, dtype):
-    first, second = make_inputs(spec, (3, 4))
+    first, second, *more = make_inputs(spec, (3, 4))
     first = first.astype(dtype)
     if spec.target_kind != "labels":
         second = second.astype(dtype)
+    others = (second, *(array.astype(dtype) for array in more))
     reduced_dtype = jnp.float32
-    assert spec.loss(first, second, **spec.options).dtype == reduced_dtype
-    assert spec.loss(first, second, reduction="sum", **spec.options).dtype == reduced_dtype
-    assert spec.loss(first, second, reduction="none", **spec.options).dtype == dtype
-    assert spec.gradient(first, second, **spec.options).dtype == dtype
-    assert jax.grad(lambda x: spec.loss(x, second, **spec.options))(first).dtype == dtype
+    assert spec.loss(first, *others, **spec.options).dtype == reduced_dtype
+    assert spec.loss(first, *others, reduction="sum", **spec.options).dtype == reduced_dtype
+    assert spec.loss(first, *others, reduction="none", **spec.options).dtype == dtype
+    assert spec.gradient(first, *others, **spec.options).dtype == dtype
+    assert jax.grad(lambda x: spec.loss(x, *others, **spec.options))(first).dtype == dtype
 
 
 @by_name
 def test_float64_stays_float64(spec):
     with jax.enable_x64(True):
-        first, second = make_inputs(spec, (3, 4), np.float64)
-        assert spec.loss(first, second).dtype == jnp.float64
-        assert spec.loss(first, second, reduction="none").dtype == jnp.float64
-        assert spec.gradient(first, second).dtype == jnp.float64
+        inputs = make_inputs(spec, (3, 4), np.float64)
+        assert spec.loss(*inputs).dtype == jnp.float64
+        assert spec.loss(*inputs, reduction="none").dtype == jnp.float64
+        assert spec.gradient(*inputs).dtype == jnp.float64
 
 
 @by_name
 def test_sum_is_mean_times_count_and_unit_weights_change_nothing(spec):
-    first, second = make_inputs(spec, (5, 4))
+    inputs = make_inputs(spec, (5, 4))
     count = int(np.prod(loss_shape(spec, (5, 4))))
-    mean = spec.loss(first, second, **spec.options)
-    total = spec.loss(first, second, reduction="sum", **spec.options)
+    mean = spec.loss(*inputs, **spec.options)
+    total = spec.loss(*inputs, reduction="sum", **spec.options)
     ones = jnp.ones(loss_shape(spec, (5, 4)), jnp.float32)
     np.testing.assert_allclose(total, mean * count, rtol=1e-6)
     # sum(1 * l) / sum(1) and sum(l) / N may round differently in the last place.
-    np.testing.assert_allclose(
-        spec.loss(first, second, weights=ones, **spec.options), mean, rtol=2e-7
-    )
+    np.testing.assert_allclose(spec.loss(*inputs, weights=ones, **spec.options), mean, rtol=2e-7)
 
 
 def dense_from_closed_form(spec: LossSpec, closed_form, shape):
@@ -283,11 +285,11 @@ def test_closed_form_hessian_matches_jax_hessian_in_float64(spec, reduction):
     with jax.enable_x64(True):
         for seed, variant in enumerate(("plain", "weighted_masked_options")):
             shape = SHAPES[1 + seed]
-            first, second = make_inputs(spec, shape, np.float64, seed=seed)
+            first, *others = make_inputs(spec, shape, np.float64, seed=seed)
             kwargs = {"reduction": reduction, **variant_kwargs(spec, variant, shape, np.float64)}
-            closed_form = spec.hessian(first, second, **kwargs)
+            closed_form = spec.hessian(first, *others, **kwargs)
             expected = jax.hessian(
-                lambda x, y=second, kw=kwargs: jnp.sum(reference.loss(spec.name, x, y, **kw))
+                lambda x, rest=others, kw=kwargs: jnp.sum(reference.loss(spec.name, x, *rest, **kw))
             )(first)
             np.testing.assert_allclose(
                 dense_from_closed_form(spec, closed_form, shape),
@@ -331,58 +333,56 @@ def _out_of_range(parameter) -> list[float]:
 
 @by_name
 def test_every_range_check_applies_to_the_loss_its_gradient_and_its_hessian(spec):
-    first, second = make_inputs(spec, (3, 4))
+    inputs = make_inputs(spec, (3, 4))
     functions = (spec.loss, spec.gradient, spec.hessian)
     for parameter in spec.parameters:
         for bad in _out_of_range(parameter):
             for value in (bad, np.asarray(bad, np.float32)):
                 for function in functions:
                     with pytest.raises(ValueError, match=parameter.name):
-                        function(first, second, **{**spec.options, parameter.name: value})
+                        function(*inputs, **{**spec.options, parameter.name: value})
     negative = -jnp.ones(loss_shape(spec, (3, 4)), jnp.float32)
     for function in functions:
         with pytest.raises(ValueError, match=r"weights.*finite and non-negative"):
-            function(first, second, weights=negative)
+            function(*inputs, weights=negative)
 
 
 @by_name
 def test_partials_for_targets_and_hyper_parameters_match_the_textbook_formula(spec):
     """The derivative rule's other partials, each against the independent reference."""
     with jax.enable_x64(True):
-        first, second = make_inputs(spec, (3, 4), np.float64, seed=3)
+        first, second, *more = make_inputs(spec, (3, 4), np.float64, seed=3)
         weights, where = weights_and_mask(spec, (3, 4), np.float64)
         options = {name: jnp.float64(value) for name, value in spec.options.items()}
         for reduction in REDUCTIONS:
             kwargs = {"reduction": reduction, "weights": weights, "where": where}
 
-            def ours(y, hyper, kw=kwargs):
-                return jnp.sum(spec.loss(first, y, **hyper, **kw))
+            def ours(y, rest, hyper, kw=kwargs):
+                return jnp.sum(spec.loss(first, y, *rest, **hyper, **kw))
 
-            def theirs(y, hyper, kw=kwargs):
-                return jnp.sum(reference.loss(spec.name, first, y, **hyper, **kw))
+            def theirs(y, rest, hyper, kw=kwargs):
+                return jnp.sum(reference.loss(spec.name, first, y, *rest, **hyper, **kw))
 
-            arguments = (1,) if spec.target_kind == "labels" else (0, 1)
-            ours_grads = jax.grad(ours, argnums=arguments, allow_int=True)(second, options)
-            theirs_grads = jax.grad(theirs, argnums=arguments, allow_int=True)(second, options)
-            if spec.target_kind != "labels":
-                np.testing.assert_allclose(ours_grads[0], theirs_grads[0], rtol=1e-10, atol=1e-13)
-            for name in options:
-                np.testing.assert_allclose(
-                    ours_grads[-1][name], theirs_grads[-1][name], rtol=1e-10, atol=1e-13
-                )
+            arguments = (1, 2) if spec.target_kind == "labels" else (0, 1, 2)
+            at = (second, more, options)
+            ours_grads = jax.grad(ours, argnums=arguments, allow_int=True)(*at)
+            theirs_grads = jax.grad(theirs, argnums=arguments, allow_int=True)(*at)
+            chex.assert_trees_all_close(ours_grads, theirs_grads, rtol=1e-10, atol=1e-13)
 
 
 @by_name
 def test_hessian_vector_product_matches_forward_over_reverse_of_the_textbook_formula(spec):
     with jax.enable_x64(True):
-        first, second = make_inputs(spec, (3, 4), np.float64, seed=4)
+        first, second, *more = make_inputs(spec, (3, 4), np.float64, seed=4)
         weights, where = weights_and_mask(spec, (3, 4), np.float64)
         vector = jnp.asarray(np.random.default_rng(5).standard_normal((3, 4)))
         kwargs = {"weights": weights, "where": where, **spec.options}
-        ours = spec.hessian_vector_product(first, second, vector, **kwargs)
+        ours = spec.hessian_vector_product(first, second, vector, *more, **kwargs)
 
         def gradient(x):
-            return jax.grad(lambda z: jnp.sum(reference.loss(spec.name, z, second, **kwargs)))(x)
+            return jax.grad(
+                lambda z: jnp.sum(reference.loss(spec.name, z, second, *more, **kwargs))
+            )(x)
 
         expected = jax.jvp(gradient, (first,), (vector,))[1]
         np.testing.assert_allclose(ours, expected, rtol=1e-10, atol=1e-13)
