@@ -464,3 +464,135 @@ def test_poisson_nll_loss_errors_and_differences_from_torch():
     empty = jnp.zeros((0,))
     assert torch_compat.poisson_nll_loss(empty, empty, full=True) == 0  # torch: NaN
     assert torch.isnan(functional.poisson_nll_loss(torch.zeros(0), torch.zeros(0), full=True))
+
+
+# --------------------------------------------------------------------------------------
+# gaussian_nll_loss / GaussianNLLLoss against torch.
+
+GAUSSIAN_INPUT_SHAPE = (4, 3)
+
+
+def gaussian_inputs(seed=0):
+    rng = np.random.default_rng(seed)
+    mean = rng.standard_normal(GAUSSIAN_INPUT_SHAPE)
+    target = rng.standard_normal(GAUSSIAN_INPUT_SHAPE)
+    return mean, target
+
+
+# torch's var shapes for an input of shape (4, 3): the same, one dimension fewer, and
+# one dimension of size 1 (the last, or another).
+VAR_SHAPES = {"same": (4, 3), "one_fewer": (4,), "last_one": (4, 1), "first_one": (1, 3)}
+
+
+def variances(shape, seed, clamped=False):
+    values = np.random.default_rng(seed).uniform(0.2, 2.0, size=shape)
+    if clamped:
+        # Below eps = 0.3 here: torch clamps, and its gradient passes the clamp.
+        values.flat[0] = 0.0
+        values.flat[-1] = 0.05
+    return values
+
+
+# PARITY_CASES gaussian_nll_loss: 4 var shapes x 2 full x 3 reductions x (clamped or not) x
+# 2 forms = 96, each with the gradients in input, target and var.
+@pytest.mark.parametrize("var_shape", list(VAR_SHAPES))
+def test_gaussian_nll_loss_equals_torch_for_every_var_shape(var_shape):
+    mean, target = gaussian_inputs()
+    for full, reduction, clamped in itertools.product(
+        (False, True), ("none", "sum", "mean"), (False, True)
+    ):
+        var = variances(VAR_SHAPES[var_shape], seed=1, clamped=clamped)
+        options = {"full": full, "eps": 0.3 if clamped else 1e-6, "reduction": reduction}
+        assert_parity(
+            lambda x, t, v, o=options: torch_compat.gaussian_nll_loss(x, t, v, **o),
+            lambda x, t, v, o=options: functional.gaussian_nll_loss(x, t, v, **o),
+            mean,
+            target,
+            var,
+        )
+        assert_parity(
+            torch_compat.GaussianNLLLoss(**options),
+            torch.nn.GaussianNLLLoss(**options),
+            mean,
+            target,
+            var,
+        )
+
+
+# PARITY_CASES gaussian_nll_loss: a float var x 2 full x 3 reductions = 6; 1-D input
+# with a 0-d var (one fewer dimension) = 1.
+def test_gaussian_nll_loss_number_variance_and_one_dimensional_input_equal_torch():
+    mean, target = gaussian_inputs(seed=4)
+    for full, reduction in itertools.product((False, True), ("none", "sum", "mean")):
+        assert_parity(
+            lambda x, t, f=full, r=reduction: torch_compat.gaussian_nll_loss(
+                x, t, 0.7, full=f, reduction=r
+            ),
+            lambda x, t, f=full, r=reduction: functional.gaussian_nll_loss(
+                x, t, 0.7, full=f, reduction=r
+            ),
+            mean,
+            target,
+        )
+    assert_parity(
+        torch_compat.gaussian_nll_loss,
+        functional.gaussian_nll_loss,
+        mean[0],
+        target[0],
+        np.asarray(1.3),
+    )
+
+
+def test_gaussian_nll_loss_errors_are_torchs():
+    mean = jnp.zeros((4, 3))
+    target = jnp.ones((4, 3))
+    for var in (-1.0, jnp.asarray([[1.0, -0.5, 1.0]] * 4)):
+        with pytest.raises(ValueError, match="var has negative entry/entries"):
+            torch_compat.gaussian_nll_loss(mean, target, var)
+        with pytest.raises(ValueError, match="var has negative entry/entries"):
+            functional.gaussian_nll_loss(
+                torch.zeros(4, 3),
+                torch.ones(4, 3),
+                var if isinstance(var, float) else torch.tensor(np.asarray(var)),
+            )
+    for shape in ((3,), (4, 2), (2, 3), (4, 3, 1), (1, 1)):
+        with pytest.raises(ValueError, match="var is of incorrect size"):
+            torch_compat.gaussian_nll_loss(mean, target, jnp.ones(shape))
+        with pytest.raises(ValueError, match="var is of incorrect size"):
+            functional.gaussian_nll_loss(torch.zeros(4, 3), torch.ones(4, 3), torch.ones(shape))
+    with pytest.raises(ValueError, match="batchmean is not valid"):
+        torch_compat.gaussian_nll_loss(mean, target, 1.0, reduction="batchmean")
+    with pytest.raises(ValueError, match="eps must lie in"):
+        torch_compat.gaussian_nll_loss(mean, target, 1.0, eps=-1.0)
+    # The native loss: a concrete negative variance is refused, naming the entry.
+    with pytest.raises(ValueError, match=r"variance must be non-negative; got variance\[0, 1\]"):
+        jaxloss.gaussian_nll(mean, target, jnp.asarray([[1.0, -0.5, 1.0]] * 4))
+    with pytest.raises(ValueError, match="input and target must have the same shape"):
+        torch_compat.gaussian_nll_loss(mean, jnp.ones((3,)), 1.0)
+
+
+def test_gaussian_nll_loss_empty_batch_is_zero_where_torch_gives_nan():
+    empty = jnp.zeros((0, 3))
+    assert torch.isnan(
+        functional.gaussian_nll_loss(torch.zeros(0, 3), torch.zeros(0, 3), torch.ones(0, 3))
+    )
+    for full in (False, True):
+        value, gradient = jax.value_and_grad(
+            lambda x, f=full: torch_compat.gaussian_nll_loss(x, empty, jnp.ones((0, 3)), full=f)
+        )(empty)
+        assert value == 0 and gradient.shape == (0, 3)
+
+
+def test_gaussian_nll_gradient_passes_the_variance_clamp_as_torchs_does():
+    # torch clamps var in place under no_grad: d/dvar is 0.5 (1/v - d^2/v^2) at the
+    # clamped v = eps, not 0 (the clamp's own derivative).
+    with jax.enable_x64(True):
+        mean, target, variance = jnp.asarray([0.5]), jnp.asarray([0.0]), jnp.asarray([1e-8])
+        d_variance = jax.grad(
+            lambda v: jaxloss.gaussian_nll(mean, target, v, reduction="sum"), argnums=0
+        )(variance)
+        eps = 1e-6
+        assert_close(d_variance, 0.5 * (1 / eps - 0.25 / eps**2))
+        assert_close(
+            jaxloss.hessians.gaussian_nll(mean, target, variance, reduction="sum"), 1 / eps
+        )
