@@ -33,11 +33,6 @@ POSITIVE_VALUES = (0.0, float(np.finfo(np.float32).tiny), 1.0, 1e4, 1e30, np.inf
 LOG_PROBABILITY_VALUES = (0.0, -1.0, -20.0, -1e4, -1e30, -np.inf)
 HALF_DTYPES = (jnp.float16, jnp.bfloat16)
 
-SOFTMAX_PLUS_INF = (
-    "known limitation, left for speed: a +inf logit makes the max-shifted log-softmax "
-    "inf - inf = NaN (as in jax.nn.log_softmax, optax and torch); the limit is finite "
-    "(0 for a one-hot target on that class). Handling it costs an extra pass over [N, C]"
-)
 BCE_FLOAT16_GRADIENT = (
     "the closed-form gradient (p - y) / max(p (1 - p), 1e-12) is 1e12 / N at p = 0 or 1 "
     "(torch's clamp), computed in float32 and cast back to float16, whose max is 65504: "
@@ -96,10 +91,7 @@ def _float32_cases():
             "log_probability": LOG_PROBABILITY_VALUES,
         }.get(spec.domain, REAL_AND_LOGIT_VALUES)
         for value in values:
-            marks = []
-            if spec.name.startswith("softmax_cross_entropy") and value == np.inf:
-                marks.append(known_failure(SOFTMAX_PLUS_INF))
-            yield pytest.param(spec, value, id=f"{spec.name}-{value:g}", marks=marks)
+            yield pytest.param(spec, value, id=f"{spec.name}-{value:g}")
 
 
 @pytest.mark.parametrize(("spec", "value"), list(_float32_cases()))
@@ -203,12 +195,17 @@ def test_softmax_minus_inf_masked_classes_give_the_finite_value_and_gradient(nam
 
 
 @pytest.mark.parametrize("name", SOFTMAX_NAMES)
-@known_failure(SOFTMAX_PLUS_INF)
-def test_softmax_plus_inf_logit_on_the_target_class_costs_nothing(name):
-    # The limit of -log softmax(z)_0 as z_0 -> +inf with the other logits fixed is 0.
-    logits = jnp.asarray([[np.inf, 0.0, -1.0]], jnp.float32)
-    targets = np.asarray([0]) if name.endswith("integer_labels") else np.eye(3)[:1]
-    targets = targets.astype(np.int32 if name.endswith("integer_labels") else np.float32)
-    loss = getattr(jaxloss, name)
-    assert loss(logits, targets) == 0
-    assert jnp.all(jnp.isfinite(jax.grad(loss)(logits, targets)))
+def test_softmax_plus_inf_logit_gives_the_limit(name):
+    # As z_c -> +inf with the other logits fixed, softmax(z) -> onehot(c): the loss
+    # -log softmax(z)_y tends to 0 for y = c and to +inf otherwise, and its gradient
+    # softmax(z) - onehot(y) to onehot(c) - onehot(y), finite either way.
+    logits = jnp.asarray([[np.inf, 0.0, -1.0], [0.0, np.inf, 2.0]], jnp.float32)
+    labels = np.asarray([0, 0], np.int32)
+    targets = labels if name.endswith("integer_labels") else np.eye(3, dtype=np.float32)[labels]
+    loss, gradient = getattr(jaxloss, name), getattr(jaxloss.gradients, name)
+    np.testing.assert_array_equal(loss(logits, targets, reduction="none"), [0.0, np.inf])
+    expected_gradient = np.asarray([[0.0, 0.0, 0.0], [-1.0, 1.0, 0.0]]) / 2
+    for candidate in (jax.grad(loss)(logits, targets), gradient(logits, targets)):
+        np.testing.assert_array_equal(candidate, expected_gradient)
+    # With label smoothing every class has target mass: the limit is +inf.
+    assert loss(logits[:1], targets[:1], label_smoothing=0.1) == np.inf
