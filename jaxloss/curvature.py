@@ -242,23 +242,21 @@ def _lanczos(
     """``num_iterations`` Lanczos steps from ``start``: the basis ``[m, n]`` and ``T [m, m]``.
 
     Each new direction is orthogonalized against the whole basis. When the Krylov
-    space is exhausted (the residual vanishes), the iteration continues from a
-    random direction orthogonal to the basis with a zero off-diagonal entry, so
-    ``T`` becomes block diagonal and every Ritz value is still an eigenvalue
-    estimate (and the first block's quadrature is exact).
+    space is exhausted (the residual vanishes), the iteration continues from the
+    coordinate vector least represented in the basis, orthogonalized, with a zero
+    off-diagonal entry, so ``T`` becomes block diagonal and every Ritz value is
+    still an eigenvalue estimate (and the first block's quadrature is exact).
     """
     size = start.shape[0]
     dtype = start.dtype
     tolerance = 10 * jnp.finfo(dtype).eps
-    start_key, restart_key = jax.random.split(key)
-    fallback = jax.random.normal(start_key, (size,), dtype)
+    fallback = jax.random.normal(key, (size,), dtype)
     start_norm = jnp.linalg.norm(start)
     start = jnp.where(
         start_norm > 0,
         start / jnp.where(start_norm > 0, start_norm, 1),
         fallback / jnp.linalg.norm(fallback),
     )
-    restart_keys = jax.random.split(restart_key, num_iterations)
 
     def step(index: jax.Array, carry: tuple[jax.Array, jax.Array, jax.Array]):
         basis, diagonal, off_diagonal = carry
@@ -268,10 +266,12 @@ def _lanczos(
         residual = _orthogonalize(product, basis)
         beta = jnp.linalg.norm(residual)
         exhausted = beta <= tolerance * jnp.linalg.norm(product)
-        random = _orthogonalize(jax.random.normal(restart_keys[index], (size,), dtype), basis)
+        # Its component outside the basis has norm at least sqrt(1 - (index + 1) / n).
+        unit = jnp.zeros(size, dtype).at[jnp.argmin(jnp.sum(basis**2, axis=0))].set(1)
+        restart = _orthogonalize(unit, basis)
         following = jnp.where(
             exhausted,
-            random / jnp.linalg.norm(random),
+            restart / jnp.linalg.norm(restart),
             residual / jnp.where(exhausted, 1, beta),
         )
         return (
@@ -502,7 +502,7 @@ class SpectralDensity(NamedTuple):
         """
         per_probe = jnp.sum(self.weights * self.nodes**power, axis=1)
         count = per_probe.shape[0]
-        spread = jnp.std(per_probe, ddof=1) if count > 1 else jnp.full((), jnp.inf)
+        spread = jnp.std(per_probe, ddof=1) if count > 1 else jnp.full((), jnp.inf, per_probe.dtype)
         return jnp.mean(per_probe), spread / math.sqrt(count)
 
 
