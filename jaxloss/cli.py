@@ -181,7 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     compare_parser.add_argument(
-        "--optimizer", choices=list(OPTIMIZERS), default="sgd", help="the optax optimizer"
+        "--optimizer",
+        choices=list(OPTIMIZERS),
+        default="sgd",
+        help=(
+            "the optax optimizer; every step uses the whole training split, so gd and sgd "
+            "are the same full-batch step w -= lr * grad"
+        ),
     )
     compare_parser.add_argument(
         "--lr", type=_learning_rates, default="0.1", help="one or several, comma-separated"
@@ -204,6 +210,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compare_parser.add_argument(
         "--devices", type=_positive_int, default=1, help="devices to shard the seeds across"
+    )
+    compare_parser.add_argument(
+        "--sharpness-every",
+        type=_positive_int,
+        metavar="K",
+        help=(
+            "also record the sharpness (top eigenvalue of the training-loss Hessian, by "
+            "Lanczos) every K steps, and draw it against the stability threshold 2/lr"
+        ),
+    )
+    compare_parser.add_argument(
+        "--sharpness-iterations",
+        type=_positive_int,
+        metavar="N",
+        help="Lanczos iterations per sharpness measurement (default 20; needs --sharpness-every)",
     )
     _add_cache_options(compare_parser)
     compare_parser.set_defaults(handler=compare, parser=compare_parser)
@@ -266,6 +287,23 @@ def _interrupt(signum: int, frame: object) -> NoReturn:
     raise KeyboardInterrupt
 
 
+def _sharpness_options(args: argparse.Namespace) -> tuple[int | None, int]:
+    """``(sharpness_every, sharpness_iterations)``, checked against each other and --steps."""
+    default_iterations = 20
+    if args.sharpness_every is None:
+        if args.sharpness_iterations is not None:
+            raise ValueError("--sharpness-iterations needs --sharpness-every")
+        return None, default_iterations
+    if args.sharpness_every >= args.steps:
+        raise ValueError(
+            f"--sharpness-every {args.sharpness_every} must be below --steps {args.steps}: "
+            "the sharpness is measured at steps 0, K, 2K, ... before the last"
+        )
+    if args.sharpness_iterations is None:
+        return args.sharpness_every, default_iterations
+    return args.sharpness_every, args.sharpness_iterations
+
+
 def compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from jaxloss._files import prepare_output_folder
     from jaxloss.train import compare as study_module
@@ -274,6 +312,7 @@ def compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     try:
         model = parse_model(args.model)
+        sharpness_every, sharpness_iterations = _sharpness_options(args)
         losses = None if args.losses is None else _names(args.losses, "--losses")
         dataset = datasets.load(args.dataset, cache_folder=_cache_folder(args))
         if losses is None:
@@ -294,11 +333,20 @@ def compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             threshold=args.threshold,
             loss_threshold=args.loss_threshold,
             devices=args.devices,
+            sharpness_every=sharpness_every,
+            sharpness_iterations=sharpness_iterations,
         )
         from jaxloss.train import harness
 
         for loss in losses:
-            harness.Experiment(loss=loss, model=model, optimizer=args.optimizer)
+            harness.Experiment(
+                loss=loss,
+                model=model,
+                optimizer=args.optimizer,
+                steps=args.steps,
+                sharpness_every=sharpness_every,
+                sharpness_iterations=sharpness_iterations,
+            )
             harness.check_loss_fits_task(loss, dataset)
         harness.check_devices(args.devices, args.seeds)
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -337,10 +385,16 @@ def compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     for line in study_module.diverged_warnings(study.summary):
         print(f"warning: {line}", file=sys.stderr)
+    sharpness = ""
+    if config.sharpness_every is not None:
+        sharpness = (
+            f", sharpness every {config.sharpness_every} steps "
+            f"({config.sharpness_iterations} Lanczos iterations)"
+        )
     print(
         f"{dataset.name}: {config.model.name}, {config.optimizer}, lr "
         f"{','.join(f'{rate:g}' for rate in config.learning_rates)}, {config.init} init, "
-        f"{config.seeds} seeds, {config.steps} steps\n"
+        f"{config.seeds} seeds, {config.steps} steps{sharpness}\n"
     )
     print(study_module.format_table(study.summary))
     try:

@@ -224,6 +224,15 @@ BAD_INVOCATIONS = [
     (["profile", "--losses", "sigmoid_mse,sigmoid_mse"], "twice"),
     (["compare", "--seeds", "3", "--devices", "2"], "devices"),
     (["compare", "--unknown-flag"], "unrecognized"),
+    (["compare", "--sharpness-every", "0"], "--sharpness-every: expected a positive integer"),
+    (["compare", "--sharpness-every", "-10"], "--sharpness-every: expected a positive integer"),
+    (["compare", "--sharpness-every", "2.5"], "--sharpness-every: expected a positive integer"),
+    (["compare", "--steps", "20", "--sharpness-every", "20"], "must be below --steps 20"),
+    (["compare", "--sharpness-iterations", "5"], "--sharpness-iterations needs --sharpness-every"),
+    (
+        ["compare", "--sharpness-every", "5", "--sharpness-iterations", "0"],
+        "--sharpness-iterations: expected a positive integer",
+    ),
     (["profile", "--losses", "mse"], "cannot be profiled"),
     (["profile", "--losses", "nope"], "nope"),
     (["profile", "--target", "2"], "target"),
@@ -248,6 +257,38 @@ def test_bad_arguments_get_one_line_and_exit_status_2(argv, message, capsys):
     assert error.count("\n") == 1, error
     assert message in error
     assert "Traceback" not in error
+
+
+# The configuration of tests/test_edge_of_stability.py: one compiled program for both.
+SHARPNESS = [
+    *("--dataset", "blobs", "--model", "mlp:4:tanh", "--losses", "rescaled_square_loss"),
+    *("--optimizer", "gd", "--lr", "0.5,8", "--seeds", "1", "--steps", "42"),
+    *("--sharpness-every", "5"),
+]
+
+
+@pytest.mark.xdist_group("sharpness")
+def test_compare_records_the_sharpness_and_draws_it_against_two_over_lr(
+    tmp_path, capsys, monkeypatch
+):
+    import numpy as np
+
+    # In this process: no SIGTERM handler is left behind in the test runner.
+    monkeypatch.setattr(cli.signal, "signal", lambda *args: None)
+    out = tmp_path / "sharpness"
+    assert cli.main(["compare", *SHARPNESS, "--no-cache", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "sharpness every 5 steps (20 Lanczos iterations)" in printed
+    assert "| max sharpness | final sharpness (last 10%) | stability threshold 2/lr |" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    row = summary["losses"]["rescaled_square_loss@lr=0.5"]
+    assert row["sharpness"]["stability_threshold"] == 4.0
+    with np.load(out / "curves.npz") as curves:
+        np.testing.assert_array_equal(curves["sharpness_steps"], np.arange(0, 42, 5))
+        sharpness = curves["rescaled_square_loss@lr=0.5/sharpness"]
+        assert sharpness.shape == (1, 9) and np.isfinite(sharpness).all() and (sharpness > 0).all()
+        assert row["sharpness"]["max"]["median"] == pytest.approx(sharpness.max())
+    assert (out / "convergence.png").stat().st_size > 0
 
 
 @pytest.mark.parametrize("folder_fixture", ["occupied", "unwritable"])

@@ -4,7 +4,10 @@ Each loss (and learning rate) trains the same model from the same seeds; the
 summary reports, over seeds, the steps to a training-accuracy threshold (median
 and quartiles, and how many seeds never reached it), how many runs diverged, and
 final accuracies and losses. A run that diverged (a non-finite loss or parameter)
-is left out of every median, quartile and curve, and counted.
+is left out of every median, quartile and curve, and counted. With
+``sharpness_every`` the study also records the sharpness (the top eigenvalue of
+the training loss's Hessian) and summarises its initial, largest and final value
+against the optimizer's stability threshold (2 / lr for gradient descent).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from jaxloss.train.study import Study as Study
 from jaxloss.train.study import StudyConfig as StudyConfig
 from jaxloss.train.study import rate_label as rate_label
 from jaxloss.train.study import row_key as row_key
+from jaxloss.train.study import stability_threshold as stability_threshold
 
 
 def run(
@@ -54,6 +58,8 @@ def run(
             optimizer=config.optimizer,
             steps=config.steps,
             init=config.init,
+            sharpness_every=config.sharpness_every,
+            sharpness_iterations=config.sharpness_iterations,
         )
 
         def report(done: int, total: int, loss: str = loss) -> None:
@@ -123,14 +129,45 @@ def _summarize_run(config: StudyConfig, result: harness.Result, rate_index: int)
     }
     if config.loss_threshold is not None:
         row["steps_to_loss_threshold"] = steps_to(records["loss"], config.loss_threshold, False)
+    if result.sharpness is not None:
+        row["sharpness"] = _summarize_sharpness(
+            config, result.sharpness[rate_index][kept], row["learning_rate"]
+        )
     return row
+
+
+# The final sharpness is averaged over this last fraction of the measurements: at
+# the edge of stability it oscillates around 2 / lr from one measurement to the next.
+FINAL_FRACTION = 0.1
+
+
+def final_sharpness(sharpness: np.ndarray) -> np.ndarray:
+    """``[..., measurements] -> [...]``: the mean over the last 10% (at least one)."""
+    last = max(1, round(FINAL_FRACTION * sharpness.shape[-1]))
+    return sharpness[..., -last:].mean(axis=-1)
+
+
+def _summarize_sharpness(
+    config: StudyConfig, sharpness: np.ndarray, learning_rate: float
+) -> dict[str, Any]:
+    """Over the runs that did not diverge: ``sharpness`` is ``[runs, measurements]``."""
+    return {
+        "every": config.sharpness_every,
+        "iterations": config.sharpness_iterations,
+        "stability_threshold": stability_threshold(config.optimizer, learning_rate),
+        "initial": metrics.summarize_finite(sharpness[:, 0]),
+        "max": metrics.summarize_finite(sharpness.max(axis=-1)),
+        "final": metrics.summarize_finite(final_sharpness(sharpness)),
+    }
 
 
 def format_table(summary: dict[str, Any]) -> str:
     """A markdown table: one row per loss (and learning rate).
 
     A row whose runs all diverged says so in its first column and leaves the
-    columns that would summarise them as ``-``.
+    columns that would summarise them as ``-``. A study that measured the
+    sharpness adds its median initial, largest and final value (the mean over the
+    last 10% of the measurements) and the optimizer's stability threshold.
     """
     config = summary["config"]
     seeds = config["seeds"]
@@ -149,9 +186,16 @@ def format_table(summary: dict[str, Any]) -> str:
         f"diverged (of {seeds})",
         "final test accuracy",
         "final loss",
-        "compile s",
-        "run s",
     ]
+    sharpness = config.get("sharpness_every") is not None
+    if sharpness:
+        columns += [
+            "initial sharpness",
+            "max sharpness",
+            "final sharpness (last 10%)",
+            _threshold_name(config["optimizer"]),
+        ]
+    columns += ["compile s", "run s"]
     lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
     for key, row in summary["losses"].items():
         accuracy_steps = row["steps_to_threshold"]
@@ -171,11 +215,25 @@ def format_table(summary: dict[str, Any]) -> str:
             str(row["diverged"]),
             _number(row["final_test_accuracy"]["median"], ".3f"),
             _number(row["final_loss"]["median"], ".4g"),
+        ]
+        if sharpness:
+            measured = row["sharpness"]
+            cells += [
+                _number(measured[name]["median"], ".4g") for name in ("initial", "max", "final")
+            ]
+            cells.append(_number(measured["stability_threshold"], ".4g"))
+        cells += [
             f"{row['compile_s']:.2f}",
             f"{row['run_s']:.2f}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _threshold_name(optimizer: str) -> str:
+    if optimizer == "momentum":
+        return "stability threshold (2+2β)/lr"
+    return "stability threshold 2/lr"
 
 
 def _number(value: float | None, spec: str) -> str:
@@ -214,7 +272,9 @@ def curves_npz(study: Study) -> bytes:
     """Per-step curves ``[seeds, steps]`` for each row, under ``"<row>/<record>"``.
 
     A diverged run's curves are NaN from the step it diverged, which
-    ``"<row>/diverged_at"`` gives per seed (-1: it never diverged).
+    ``"<row>/diverged_at"`` gives per seed (-1: it never diverged). A study that
+    measured the sharpness adds ``"<row>/sharpness"`` ``[seeds, measurements]``,
+    measured before the updates numbered by ``"sharpness_steps"``.
     """
     arrays: dict[str, np.ndarray] = {"seeds": np.arange(study.config.seeds)}
     for key, result, rate_index in study.rows():
@@ -223,6 +283,9 @@ def curves_npz(study: Study) -> bytes:
         arrays[f"{key}/parameter_grad_norms"] = result.parameter_grad_norms[rate_index]
         arrays[f"{key}/parameter_names"] = np.asarray(result.parameter_names)
         arrays[f"{key}/diverged_at"] = result.diverged_at[rate_index]
+        if result.sharpness is not None:
+            arrays[f"{key}/sharpness"] = result.sharpness[rate_index]
+            arrays["sharpness_steps"] = result.experiment.sharpness_steps
     buffer = io.BytesIO()
     # Typed loosely: numpy's stub reads ``**arrays`` as possibly its ``allow_pickle``.
     save_arrays = cast(Callable[..., None], np.savez_compressed)

@@ -9,6 +9,14 @@ Per step and per run it records the training loss and accuracy, the test loss an
 accuracy, the norm of the gradient with respect to the output logits, and the norm
 of the gradient with respect to each parameter array.
 
+With ``Experiment(sharpness_every=K)`` it also records the sharpness, the largest
+eigenvalue of the Hessian of the training loss, at steps ``0, K, 2K, ...``: Lanczos
+(:func:`jaxloss.curvature.top_eigenvalues`) warm-started from the previous
+measurement's eigenvector, inside the same compiled program. Each chunk is then a
+scan over blocks of ``K`` steps that measures before its first step; a
+``lax.cond`` on the step number would not do, because under the ``vmap`` over runs
+its predicate is batched and both branches (Lanczos included) would run every step.
+
 A run diverges at the first step whose loss or any parameter is not finite. From
 that step on its records are NaN: the accuracy of NaN parameters (every logit NaN,
 every prediction class 0) would otherwise read as a plausible number.
@@ -35,13 +43,18 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 import jaxloss
-from jaxloss import registry
+from jaxloss import curvature, registry
 from jaxloss.train.datasets import Dataset
 from jaxloss.train.models import Model, ModelSpec, build
 
+MOMENTUM = 0.9
+# Every step uses the whole training split, so "sgd" is full-batch gradient descent
+# as well; "gd" names the same update, w <- w - lr * grad, the one whose stability
+# threshold on a quadratic is sharpness = 2 / lr (Cohen et al., 2021).
 OPTIMIZERS: dict[str, Callable[[Any], optax.GradientTransformation]] = {
+    "gd": optax.sgd,
     "sgd": optax.sgd,
-    "momentum": lambda learning_rate: optax.sgd(learning_rate, momentum=0.9),
+    "momentum": lambda learning_rate: optax.sgd(learning_rate, momentum=MOMENTUM),
     "adam": optax.adam,
 }
 RECORDS = (
@@ -120,6 +133,8 @@ class Experiment:
     optimizer: str = "sgd"
     steps: int = 3000
     init: str = "normal"
+    sharpness_every: int | None = None
+    sharpness_iterations: int = 20
 
     def __post_init__(self) -> None:
         registry.get(self.loss)
@@ -129,6 +144,22 @@ class Experiment:
             )
         if self.steps < 1:
             raise ValueError(f"steps must be positive, got {self.steps}")
+        if self.sharpness_every is not None and not 1 <= self.sharpness_every < self.steps:
+            raise ValueError(
+                f"sharpness_every must be a whole number of steps from 1 to steps - 1 "
+                f"({self.steps - 1}), got {self.sharpness_every}"
+            )
+        if self.sharpness_iterations < 1:
+            raise ValueError(
+                f"sharpness_iterations must be positive, got {self.sharpness_iterations}"
+            )
+
+    @property
+    def sharpness_steps(self) -> np.ndarray:
+        """The steps at which the sharpness is measured (before that step's update)."""
+        if self.sharpness_every is None:
+            return np.zeros(0, np.int64)
+        return np.arange(0, self.steps, self.sharpness_every)
 
 
 NEVER_DIVERGED = -1
@@ -144,6 +175,9 @@ class Result:
     ``diverged_at`` is ``[learning rates, seeds]``: the first step whose loss or any
     parameter was not finite, or ``NEVER_DIVERGED`` (-1); from that step on the
     run's records are NaN.
+    ``sharpness`` is ``[learning rates, seeds, measurements]``, measured at
+    ``experiment.sharpness_steps`` with the parameters that give the training loss
+    of that step, or None when the experiment does not measure it.
     """
 
     experiment: Experiment
@@ -156,6 +190,7 @@ class Result:
     diverged_at: np.ndarray
     compile_s: float
     run_s: float
+    sharpness: np.ndarray | None = None
 
     @property
     def diverged(self) -> np.ndarray:
@@ -237,9 +272,30 @@ class _Program:
         objective = _objective(experiment.loss, num_classes)
         make_optimizer = OPTIMIZERS[experiment.optimizer]
 
+        every = experiment.sharpness_every
+
         def init_one(seed: jax.Array, learning_rate: jax.Array):
             params = model.init(jax.random.key(seed), experiment.init)
-            return params, make_optimizer(learning_rate).init(params), jnp.zeros((), jnp.int32)
+            state = (params, make_optimizer(learning_rate).init(params), jnp.zeros((), jnp.int32))
+            if every is None:
+                return state
+            # The warm start of the first measurement: zero draws a random start.
+            return (*state, jax.tree.map(jnp.zeros_like, params))
+
+        def sharpness(params, previous, x_train, y_train):
+            # Linearized once per measurement: each Lanczos product is then the
+            # tangent pass alone, not the gradient's forward and backward pass again.
+            _, hessian_product = jax.linearize(
+                jax.grad(lambda p: objective(model.apply(p, x_train), y_train)), params
+            )
+            values, vectors = curvature.top_eigenvalues(
+                hessian_product,
+                params,
+                num_iterations=experiment.sharpness_iterations,
+                initial=previous,
+                is_matvec=True,
+            )
+            return values[0], jax.tree.map(lambda leaf: leaf[0], vectors)
 
         def chunk_one(state, learning_rate, data):
             x_train, y_train, x_test, y_test = data
@@ -281,7 +337,19 @@ class _Program:
                 }
                 return (params, optimizer_state, index + 1), record
 
-            return jax.lax.scan(step, state, None, length=chunk_steps)
+            if every is None:
+                return jax.lax.scan(step, state, None, length=chunk_steps)
+
+            def block(state, _):
+                *training, previous = state
+                value, vector = sharpness(training[0], previous, x_train, y_train)
+                training, records = jax.lax.scan(step, tuple(training), None, length=every)
+                return (*training, vector), (records, value)
+
+            state, (records, values) = jax.lax.scan(block, state, None, length=chunk_steps // every)
+            # [blocks, every, ...] -> [steps, ...], as without measurements.
+            records = jax.tree.map(lambda r: r.reshape(chunk_steps, *r.shape[2:]), records)
+            return state, {**records, "sharpness": values}
 
         def over_runs(function):
             # Inner vmap over seeds (axis 1), outer over learning rates (axis 0).
@@ -394,7 +462,8 @@ def train(
       seeds: integer seeds, one run each (the seeds axis is vmapped and sharded).
       learning_rates: positive learning rates, vmapped as an outer axis.
       devices: how many of ``jax.devices()`` to shard the seeds axis across.
-      chunk_steps: steps per compiled chunk (default: all steps in one chunk).
+      chunk_steps: steps per compiled chunk (default: all steps in one chunk),
+        rounded up to a multiple of ``experiment.sharpness_every`` when it is set.
       on_chunk: called as ``on_chunk(steps_done, steps_total)`` after each chunk.
 
     Returns:
@@ -410,6 +479,11 @@ def train(
     check_devices(devices, seeds_array.size)
     steps = experiment.steps
     chunk = min(chunk_steps or steps, steps)
+    every = experiment.sharpness_every
+    if every is not None:
+        # Whole blocks of measurement plus ``every`` steps; the tail past the last
+        # step changes nothing and its records are cut off below.
+        chunk = math.ceil(chunk / every) * every
 
     program = _program(experiment, dataset.num_features, dataset.num_classes, chunk, devices)
     data = tuple(
@@ -443,6 +517,11 @@ def train(
         name: np.concatenate([np.asarray(part[name]) for part in chunks], axis=2)[:, :, :steps]
         for name in (*RECORDS, "parameter_grad_norms", "finite")
     }
+    sharpness = None
+    if every is not None:
+        measured_at = experiment.sharpness_steps
+        sharpness = np.concatenate([np.asarray(part["sharpness"]) for part in chunks], axis=2)
+        sharpness = sharpness[:, :, : measured_at.size]
     finite = joined["finite"]
     diverged_at = np.where(finite.all(axis=-1), NEVER_DIVERGED, np.argmin(finite, axis=-1))
     after = (
@@ -451,6 +530,8 @@ def train(
     for name in (*RECORDS, "parameter_grad_norms"):
         mask = after if joined[name].ndim == 3 else after[..., None]
         joined[name] = np.where(mask, np.float32(np.nan), joined[name])
+    if sharpness is not None:
+        sharpness = np.where(after[..., experiment.sharpness_steps], np.float32(np.nan), sharpness)
     return Result(
         experiment=experiment,
         dataset=dataset.name,
@@ -462,6 +543,7 @@ def train(
         diverged_at=diverged_at.astype(np.int64),
         compile_s=compile_s,
         run_s=run_s,
+        sharpness=sharpness,
     )
 
 

@@ -5,7 +5,9 @@ initial value (each loss on its own scale, so that two losses share an axis), th
 training accuracy with the threshold, and the norm of the gradient with respect to
 the logits, the quantity whose vanishing slows a saturated sigmoid down. One
 colour per loss, one line style per learning rate. Diverged runs are left out and
-counted in the legend.
+counted in the legend. A study that measured the sharpness gets a fourth panel: the
+sharpness against the step on a linear axis, with the optimizer's stability
+threshold (2 / lr for gradient descent) drawn and labelled for each learning rate.
 """
 
 from __future__ import annotations
@@ -57,10 +59,17 @@ def convergence_figure(study: Study) -> Figure:
     plain = FuncFormatter(lambda value, _: f"{value:g}")
     config = study.config
     panels = PANELS
+    with_sharpness = config.sharpness_every is not None
     # Fixed margins: a layout engine would measure every tick label of three log
     # axes, which costs more than the rest of the figure.
-    figure, axes = plt.subplots(1, len(panels), figsize=(14, 5.0))
-    figure.subplots_adjust(left=0.06, right=0.99, top=0.9, bottom=0.24, wspace=0.28)
+    if with_sharpness:
+        figure, axes = plt.subplots(1, len(panels) + 1, figsize=(19, 5.0))
+        figure.subplots_adjust(left=0.045, right=0.975, top=0.9, bottom=0.24, wspace=0.3)
+        axes, sharpness_axis = axes[:-1], axes[-1]
+    else:
+        figure, axes = plt.subplots(1, len(panels), figsize=(14, 5.0))
+        figure.subplots_adjust(left=0.06, right=0.99, top=0.9, bottom=0.24, wspace=0.28)
+        sharpness_axis = None
     by_record: dict[str, Axes] = dict(zip(panels, axes, strict=True))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     # Entry t of a record is measured after t updates; the log axis starts at one.
@@ -114,6 +123,9 @@ def convergence_figure(study: Study) -> Figure:
                 wrap=True,
             )
 
+    if sharpness_axis is not None:
+        _draw_sharpness(study, sharpness_axis, colours, plain)
+
     loss_handles: list[Line2D] = []
     for loss_index, loss in enumerate(config.losses):
         rows = [row for row in study.summary["losses"].values() if row["loss"] == loss]
@@ -132,6 +144,16 @@ def convergence_figure(study: Study) -> Figure:
             )
     threshold_label = f"accuracy threshold {config.threshold:g}"
     style_handles.append(Line2D([], [], color="grey", linestyle=(0, (2, 2)), label=threshold_label))
+    if with_sharpness and study_threshold_name(config.optimizer) is not None:
+        style_handles.append(
+            Line2D(
+                [],
+                [],
+                color=THRESHOLD_COLOUR,
+                linewidth=THRESHOLD_WIDTH,
+                label=f"stability threshold {study_threshold_name(config.optimizer)}",
+            )
+        )
     handles = _in_rows([loss_handles, style_handles])
     figure.legend(
         handles=handles,
@@ -144,10 +166,96 @@ def convergence_figure(study: Study) -> Figure:
     figure.suptitle(
         f"{study.summary['dataset']['name']}: {config.model.name}, {config.optimizer}, "
         f"learning rate{'s' if len(config.learning_rates) > 1 else ''} {rates}, "
-        f"{config.init} init, {config.seeds} seeds, {config.steps} steps",
+        f"{config.init} init, {config.seeds} seeds, {config.steps} steps"
+        + (
+            ""
+            if config.sharpness_every is None
+            else f", sharpness every {config.sharpness_every} steps"
+        ),
         fontsize=11,
     )
     return figure
+
+
+THRESHOLD_COLOUR = "0.35"
+THRESHOLD_WIDTH = 2.4
+
+
+def study_threshold_name(optimizer: str) -> str | None:
+    """How the legend names the optimizer's stability threshold, or None."""
+    from jaxloss.train.study import stability_threshold
+
+    if stability_threshold(optimizer, 1.0) is None:
+        return None
+    return "(2+2β)/lr" if optimizer == "momentum" else "2/lr"
+
+
+def _draw_sharpness(study: Study, axis: Axes, colours: list[str], plain) -> None:
+    """Median sharpness and IQR band per row; each rate's stability threshold."""
+    from jaxloss.train.study import stability_threshold
+
+    config = study.config
+    drawn = False
+    for _, result, rate_index in study.rows():
+        if result.sharpness is None:
+            continue
+        measured_at = result.experiment.sharpness_steps
+        colour = colours[config.losses.index(result.experiment.loss) % len(colours)]
+        style = LINE_STYLES[rate_index % len(LINE_STYLES)]
+        band = _band(result.sharpness[rate_index])
+        if band is None:
+            continue
+        median, q25, q75 = band
+        axis.plot(measured_at, median, color=colour, linestyle=style, linewidth=1.6)
+        axis.fill_between(measured_at, q25, q75, color=colour, alpha=0.15, linewidth=0)
+        drawn = True
+    name = study_threshold_name(config.optimizer)
+    highest = 0.0
+    for rate_index, rate in enumerate(config.learning_rates):
+        threshold = stability_threshold(config.optimizer, rate)
+        if threshold is None or name is None:
+            continue
+        highest = max(highest, threshold)
+        # Thick and grey under the curves, in the rate's line style, named at its end.
+        axis.axhline(
+            threshold,
+            color=THRESHOLD_COLOUR,
+            linestyle=LINE_STYLES[rate_index % len(LINE_STYLES)],
+            linewidth=THRESHOLD_WIDTH,
+            zorder=1,
+        )
+        axis.annotate(
+            f"{name} = {threshold:.3g}",
+            xy=(1.0, threshold),
+            xycoords=("axes fraction", "data"),
+            xytext=(-3, 3),
+            textcoords="offset points",
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            color=THRESHOLD_COLOUR,
+        )
+    axis.set_xlabel("step (updates made, linear scale)")
+    axis.set_xlim(0, max(config.steps, 1))
+    axis.set_ylabel(
+        "sharpness: top eigenvalue of the training-loss Hessian\n"
+        f"(every {config.sharpness_every} steps; median over seeds, IQR band)",
+        fontsize=9,
+    )
+    axis.grid(alpha=0.3)
+    if not drawn:
+        axis.text(
+            0.5, 0.5, NOTHING_TO_DRAW, transform=axis.transAxes, ha="center", va="center", wrap=True
+        )
+        return
+    low, high = axis.get_ylim()
+    if low > 0 and high / low > 20:
+        axis.set_yscale("log")
+        axis.yaxis.set_major_formatter(plain)
+        # Room above the highest threshold for its label.
+        axis.set_ylim(low, max(high, highest * 1.5))
+    else:
+        axis.set_ylim(min(low, 0.0), max(high, highest * 1.1))
 
 
 def _in_rows(rows: list[list[Line2D]]) -> list[Line2D]:

@@ -36,6 +36,8 @@ class StudyConfig:
     threshold: float = 0.95
     loss_threshold: float | None = None
     devices: int = 1
+    sharpness_every: int | None = None
+    sharpness_iterations: int = 20
 
     def __post_init__(self) -> None:
         repeated = _first_repeat(self.losses)
@@ -51,6 +53,9 @@ class StudyConfig:
         config["model"] = self.model.name
         config["losses"] = list(self.losses)
         config["learning_rates"] = list(self.learning_rates)
+        if self.sharpness_every is None:
+            # A study without measurements writes the summary it always wrote.
+            del config["sharpness_every"], config["sharpness_iterations"]
         return config
 
 
@@ -66,6 +71,25 @@ def _first_repeat(items: Any) -> Any:
 def rate_label(learning_rate: float) -> str:
     """A learning rate as the table, the legend and the row keys print it."""
     return f"{learning_rate:g}"
+
+
+def stability_threshold(optimizer: str, learning_rate: float) -> float | None:
+    """The sharpness above which the optimizer's step is unstable on a quadratic.
+
+    Gradient descent on ``λ w² / 2`` multiplies ``w`` by ``1 - η λ`` each step, so it
+    oscillates with a growing amplitude once ``λ > 2 / η``; heavy-ball momentum
+    ``β`` moves that to ``(2 + 2β) / η`` (Cohen et al., 2021, appendix). Adam
+    preconditions the Hessian, so its raw sharpness has no such line: None.
+
+    Example:
+      >>> stability_threshold("gd", 0.1), stability_threshold("adam", 0.1)
+      (20.0, None)
+    """
+    if optimizer in ("gd", "sgd"):
+        return 2.0 / learning_rate
+    if optimizer == "momentum":
+        return (2.0 + 2.0 * harness.MOMENTUM) / learning_rate
+    return None
 
 
 def row_key(loss: str, learning_rate: float, several_rates: bool) -> str:
