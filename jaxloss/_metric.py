@@ -107,42 +107,58 @@ def _lp_distance(difference: jax.Array, norm_degree: jax.Array, eps: jax.Array):
     """optax's distance ``(sum |x|^p + eps)^(1/p)`` over the last axis, and its pieces.
 
     Returns ``(|x|, S, D, dD/dx)`` with ``S = sum |x|^p + eps`` and ``D = S^(1/p)``.
+    ``D`` is computed from ``|x| / max|x|``, so that ``|x|^p`` cannot overflow (a
+    ``1e30`` embedding has a ``1e30`` distance, not ``inf``); ``S`` may overflow, and
+    is used only where it does not.
     """
     magnitude = jnp.abs(difference)
+    largest = jnp.max(magnitude, axis=-1, keepdims=True)
+    scale = jnp.where(largest > 0, largest, 1)
+    scaled = magnitude / scale
+    scaled_total = jnp.sum(scaled**norm_degree, axis=-1) + eps / scale[..., 0] ** norm_degree
+    distance = scale[..., 0] * scaled_total ** (1 / norm_degree)
     total = jnp.sum(magnitude**norm_degree, axis=-1) + eps
-    distance = total ** (1 / norm_degree)
-    # dD/dx_i = S^(1/p - 1) |x_i|^(p-1) sign(x_i), and S^(1/p - 1) = D / S (0 at S = 0,
-    # where eps = 0 and x = 0: the norm's subgradient 0).
-    scale = safe_divide(distance, total)
-    gradient = scale[..., None] * magnitude ** (norm_degree - 1) * jnp.sign(difference)
+    # dD/dx_i = D^(1-p) |x_i|^(p-1) sign(x_i) = (|x_i| / D)^(p-1) sign(x_i), at most 1
+    # in size (0 where D = 0: eps = 0 and x = 0, the norm's subgradient 0).
+    ratio = safe_divide(magnitude, distance[..., None])
+    gradient = ratio ** (norm_degree - 1) * jnp.sign(difference)
     return magnitude, total, distance, gradient
 
 
-def _lp_distance_degree_partial(magnitude, total, distance, norm_degree):
-    # D = exp(log S / p): dD/dp = D (sum |x|^p log|x| / (p S) - log S / p^2), with
-    # |x|^p log|x| -> 0 at x = 0 (p >= 1).
-    positive = magnitude > 0
-    log_magnitude = jnp.log(jnp.where(positive, magnitude, 1))
-    weighted_logs = jnp.sum(jnp.where(positive, magnitude**norm_degree * log_magnitude, 0), -1)
-    log_total = jnp.log(jnp.where(total > 0, total, 1))
-    return distance * (safe_divide(weighted_logs, norm_degree * total) - log_total / norm_degree**2)
+def _lp_distance_degree_partial(magnitude, distance, norm_degree, eps):
+    # D = M exp(log S' / p) with S' = sum (|x|/M)^p + eps/M^p, M = max|x| held fixed:
+    # dD/dp = D (-log S' / p^2 + dS'/dp / (p S')), where
+    # dS'/dp = sum (|x|/M)^p log(|x|/M) - (eps/M^p) log M, and r^p log r -> 0 at r = 0.
+    largest = jnp.max(magnitude, axis=-1)
+    scale = jnp.where(largest > 0, largest, 1)
+    ratio = magnitude / scale[..., None]
+    positive = ratio > 0
+    log_ratio = jnp.log(jnp.where(positive, ratio, 1))
+    scaled_eps = eps / scale**norm_degree
+    scaled_total = jnp.sum(ratio**norm_degree, axis=-1) + scaled_eps
+    d_total = jnp.sum(jnp.where(positive, ratio**norm_degree * log_ratio, 0), axis=-1) - (
+        scaled_eps * jnp.log(scale)
+    )
+    log_total = jnp.log(jnp.where(scaled_total > 0, scaled_total, 1))
+    return distance * (
+        safe_divide(d_total, norm_degree * scaled_total) - log_total / norm_degree**2
+    )
 
 
 def _lp_distance_hvp(difference, magnitude, total, distance, norm_degree, vector):
     """The Hessian of ``D(x)`` times ``vector``, per example.
 
-    With ``u = |x|^(p-1) sign(x)`` and ``S = D^p``:
-    ``H v = (p - 1) (S^(1/p-1) |x|^(p-2) v - S^(1/p-2) u (u . v))``. At ``x_i = 0`` with
-    ``p < 2`` the curvature is infinite (the norm has a kink there); 0 is used.
+    With ``r = |x| / D`` and ``u = r^(p-1) sign(x)``:
+    ``H v = (p - 1) (r^(p-2) v - u (u . v)) / D``. At ``x_i = 0`` with ``p < 2`` the
+    curvature is infinite (the norm has a kink there); 0 is used.
     """
-    scale = safe_divide(distance, total)
-    direction = magnitude ** (norm_degree - 1) * jnp.sign(difference)
-    diagonal = magnitude ** (norm_degree - 2)
+    ratio = safe_divide(magnitude, distance[..., None])
+    direction = ratio ** (norm_degree - 1) * jnp.sign(difference)
+    diagonal = ratio ** (norm_degree - 2)
     diagonal = jnp.where(jnp.isfinite(diagonal), diagonal, 0)
     along = jnp.sum(direction * vector, axis=-1, keepdims=True)
-    return (norm_degree - 1) * (
-        scale[..., None] * diagonal * vector
-        - safe_divide(scale, total)[..., None] * direction * along
+    return (norm_degree - 1) * safe_divide(
+        diagonal * vector - direction * along, distance[..., None]
     )
 
 
@@ -153,8 +169,8 @@ def _triplet(anchors, positives, negatives, norm_degree, margin, eps):
     value = jnp.maximum(hinge, 0)
     active = (hinge > 0).astype(value.dtype)
     d_degree = _lp_distance_degree_partial(
-        mag_p, total_p, distance_p, norm_degree
-    ) - _lp_distance_degree_partial(mag_n, total_n, distance_n, norm_degree)
+        mag_p, distance_p, norm_degree, eps
+    ) - _lp_distance_degree_partial(mag_n, distance_n, norm_degree, eps)
     # dD/dS = D / (p S).
     d_eps = safe_divide(distance_p, norm_degree * total_p) - safe_divide(
         distance_n, norm_degree * total_n
@@ -297,51 +313,108 @@ def triplet_margin_loss(
 # cosine_embedding (torch's CosineEmbeddingLoss)
 
 
+def _unit_scale(vectors: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``vectors / max|vectors|`` and the scale; an infinite entry counts as +-1 there.
+
+    The cosine does not change when a vector is scaled, so the sums of squares cannot
+    overflow; an infinite embedding points along its infinite entries.
+    """
+    largest = jnp.max(jnp.abs(vectors), axis=-1, keepdims=True)
+    scale = jnp.where(largest > 0, largest, 1)
+    finite_scale = jnp.where(jnp.isfinite(scale), scale, 1)
+    scaled = jnp.where(
+        jnp.isinf(vectors),
+        jnp.sign(vectors),
+        jnp.where(jnp.isfinite(scale), vectors / finite_scale, 0),
+    )
+    return scaled, scale
+
+
 def _cosine_pieces(first: jax.Array, second: jax.Array):
-    # ATen's formula: the epsilon joins each squared norm before the square root.
-    product = jnp.sum(first * second, axis=-1)
-    square_first = jnp.sum(first * first, axis=-1) + _COSINE_EMBEDDING_EPSILON
-    square_second = jnp.sum(second * second, axis=-1) + _COSINE_EMBEDDING_EPSILON
+    """ATen's cosine and, for the derivatives, the scaled vectors and norms.
+
+    ATen adds its epsilon to each squared norm, ``m = |x|^2 + 1e-12``; on ``x = M u``
+    that is ``M^2 (|u|^2 + 1e-12 / M^2)``: the same cosine, without overflow.
+    Returns ``(cos, u1, u2, m1 / M1^2, m2 / M2^2, sqrt of their product, M1, M2)``.
+    """
+    unit_first, scale_first = _unit_scale(first)
+    unit_second, scale_second = _unit_scale(second)
+    product = jnp.sum(unit_first * unit_second, axis=-1)
+    square_first = (
+        jnp.sum(unit_first**2, axis=-1) + _COSINE_EMBEDDING_EPSILON / scale_first[..., 0] ** 2
+    )
+    square_second = (
+        jnp.sum(unit_second**2, axis=-1) + _COSINE_EMBEDDING_EPSILON / scale_second[..., 0] ** 2
+    )
     denominator = jnp.sqrt(square_first * square_second)
-    return product / denominator, square_first, square_second, denominator
+    return (
+        product / denominator,
+        unit_first,
+        unit_second,
+        square_first,
+        square_second,
+        denominator,
+        scale_first,
+        scale_second,
+    )
+
+
+def _cosine_slope(cosine, targets, margin):
+    """d loss / d cos: -(1 + y)/2, plus (1 - y)/2 where the negative term is active."""
+    return -(1 + targets) / 2 + jnp.where(cosine > margin, (1 - targets) / 2, 0)
 
 
 def _cosine_embedding(first, second, targets, margin):
-    cosine, square_first, square_second, denominator = _cosine_pieces(first, second)
-    positive = targets == 1
-    negative = targets == -1
-    value = jnp.where(positive, 1 - cosine, jnp.where(negative, jnp.maximum(cosine - margin, 0), 0))
-    pushing = negative & (cosine > margin)
-    slope = jnp.where(positive, -1, jnp.where(pushing, 1, 0)).astype(first.dtype)
-    # d cos / d x1 = x2 / sqrt(m1 m2) - cos x1 / m1, and symmetrically for x2.
-    d_first = second / denominator[..., None] - (cosine / square_first)[..., None] * first
-    d_second = first / denominator[..., None] - (cosine / square_second)[..., None] * second
+    (
+        cosine,
+        unit_first,
+        unit_second,
+        square_first,
+        square_second,
+        denominator,
+        scale_first,
+        scale_second,
+    ) = _cosine_pieces(first, second)
+    # torch's two cases, (1 - cos) at y = 1 and max(0, cos - m) at y = -1, joined
+    # linearly in y: the same at +-1, and differentiable in the target.
+    pushed = jnp.maximum(cosine - margin, 0)
+    value = (1 + targets) / 2 * (1 - cosine) + (1 - targets) / 2 * pushed
+    slope = _cosine_slope(cosine, targets, margin)
+    # d cos / d x1 = x2 / sqrt(m1 m2) - cos x1 / m1 = (u2 / sqrt(m1' m2') - cos u1 / m1') / M1
+    # on the scaled vectors (x = M u, m = M^2 m'), and symmetrically for x2.
+    d_first = (
+        unit_second / denominator[..., None] - (cosine / square_first)[..., None] * unit_first
+    ) / scale_first
+    d_second = (
+        unit_first / denominator[..., None] - (cosine / square_second)[..., None] * unit_second
+    ) / scale_second
     return value, (
         slope[..., None] * d_first,
         slope[..., None] * d_second,
-        # The loss is piecewise constant in a +-1 target.
-        jnp.zeros_like(targets),
-        -pushing.astype(first.dtype),
+        ((1 - cosine) - pushed) / 2,
+        -jnp.where(cosine > margin, (1 - targets) / 2, 0),
     )
 
 
 def _cosine_embedding_curvature(first, second, targets, margin, vector):
-    cosine, square_first, _, denominator = _cosine_pieces(first, second)
-    pushing = (targets == -1) & (cosine > margin)
-    slope = jnp.where(targets == 1, -1, jnp.where(pushing, 1, 0)).astype(first.dtype)
-    along_first = jnp.sum(first * vector, axis=-1, keepdims=True)
-    along_second = jnp.sum(second * vector, axis=-1, keepdims=True)
+    cosine, unit_first, unit_second, square_first, _, denominator, scale_first, _ = _cosine_pieces(
+        first, second
+    )
+    slope = _cosine_slope(cosine, targets, margin)
+    along_first = jnp.sum(unit_first * vector, axis=-1, keepdims=True)
+    along_second = jnp.sum(unit_second * vector, axis=-1, keepdims=True)
     cosine, square_first, denominator = (
         cosine[..., None],
         square_first[..., None],
         denominator[..., None],
     )
-    # d/dx1 of x2 / sqrt(m1 m2) - cos x1 / m1, applied to v.
+    # d/dx1 of x2 / sqrt(m1 m2) - cos x1 / m1, applied to v, on the scaled vectors: each
+    # term is its scaled form over M1^2.
     cosine_hvp = (
-        -(second * along_first + first * along_second) / (square_first * denominator)
-        + 3 * cosine * first * along_first / square_first**2
+        -(unit_second * along_first + unit_first * along_second) / (square_first * denominator)
+        + 3 * cosine * unit_first * along_first / square_first**2
         - cosine * vector / square_first
-    )
+    ) / scale_first**2
     return slope[..., None] * cosine_hvp
 
 
@@ -362,8 +435,9 @@ COSINE_EMBEDDING = LossDefinition(
 
     With :math:`c = x_1\cdot x_2/\sqrt{m_1 m_2}`, :math:`m_i = \lVert x_i\rVert^2 +
     10^{-12}`: :math:`\partial c/\partial x_1 = x_2/\sqrt{m_1 m_2} - c\,x_1/m_1`; the
-    loss's derivative is :math:`-\partial c/\partial x_1` for :math:`y = 1`,
-    :math:`+\partial c/\partial x_1` for :math:`y = -1` while :math:`c > m`, else 0.
+    loss's derivative is :math:`(-\frac{1+y}{2} + \frac{1-y}{2}[c > m])\,\partial
+    c/\partial x_1`: :math:`-\partial c/\partial x_1` for :math:`y = 1`, and
+    :math:`\partial c/\partial x_1` for :math:`y = -1` while :math:`c > m`.
 
     Example:
       >>> import jax.numpy as jnp, jaxloss
@@ -374,8 +448,9 @@ COSINE_EMBEDDING = LossDefinition(
     hessian_doc=r"""
     Per-example Hessian of :func:`jaxloss.cosine_embedding` w.r.t. ``input1``.
 
-    :math:`\pm H_c` with :math:`H_c v = -\frac{x_2 (x_1\cdot v) + x_1 (x_2\cdot v)}{m_1
-    \sqrt{m_1 m_2}} + \frac{3 c\,x_1 (x_1\cdot v)}{m_1^2} - \frac{c\,v}{m_1}`.
+    :math:`(-\frac{1+y}{2} + \frac{1-y}{2}[c > m])\,H_c` with
+    :math:`H_c v = -\frac{x_2 (x_1\cdot v) + x_1 (x_2\cdot v)}{m_1 \sqrt{m_1 m_2}}
+    + \frac{3 c\,x_1 (x_1\cdot v)}{m_1^2} - \frac{c\,v}{m_1}`.
 
     Example:
       >>> import jax.numpy as jnp, jaxloss
@@ -405,12 +480,16 @@ def cosine_embedding(
         \max(0, \cos(x_{1n}, x_{2n}) - m) & y_n = -1 \\ 0 & \text{otherwise}\end{cases}
 
     with torch's cosine, :math:`x_1\cdot x_2 / \sqrt{(\lVert x_1\rVert^2 + 10^{-12})
-    (\lVert x_2\rVert^2 + 10^{-12})}`, so a zero vector has cosine 0. A target other
-    than +-1 gives 0, as in torch.
+    (\lVert x_2\rVert^2 + 10^{-12})}`, so a zero vector has cosine 0. The two cases
+    are joined linearly in the target,
+    :math:`\frac{1+y}{2}(1 - \cos) + \frac{1-y}{2}\max(0, \cos - m)`, which is
+    torch's loss at :math:`y = \pm 1` and makes it differentiable in ``target`` (a
+    soft target in ``[-1, 1]`` interpolates); torch gives 0 for a target other than
+    +-1, and so does ``jaxloss.torch_compat.cosine_embedding_loss``.
 
     Args:
       input1, input2: embeddings ``[..., D]`` of the same shape.
-      target: +-1 per pair, ``[...]`` (floating, integer or boolean).
+      target: +-1 per pair, ``[...]`` (floating or integer).
       margin: :math:`m` in ``[-1, 1]``.
       reduction, weights, where: as in :func:`jaxloss.mse`, over the pairs.
 
@@ -860,6 +939,7 @@ def triplet_margin_with_distance_loss(
             f"shapes {arrays[0].shape}, {arrays[1].shape} and {arrays[2].shape}"
         )
     Parameter("margin", low=0.0, low_open=True).check_concrete(margin)
+    check_weights(weights)
     if distance_function is None:
         distance_function = functools.partial(pairwise_distance, norm_degree=2.0, eps=1e-6)
     anchor, positive, negative = (array.astype(compute_dtype(array.dtype)) for array in arrays)

@@ -150,9 +150,11 @@ def ranking_softmax_loss(
 
 @functools.partial(jax.jit, static_argnames=("reduction",))
 def _ranking_softmax_reduced(scores, labels, where, weights, *, reduction):
-    spelled = _spelled_out(scores, labels, where, weights)
-    loss = _ranking_softmax(*spelled)
-    lists = None if where is None else jnp.any(spelled[2], axis=-1)
+    spelled_scores, spelled_labels, valid, item_weights = _spelled_out(
+        scores, labels, where, weights
+    )
+    loss = _ranking_softmax(spelled_scores, spelled_labels, item_weights, valid)
+    lists = None if where is None else jnp.any(valid, axis=-1)
     return reduce_checked(
         loss,
         reduction=reduction,

@@ -26,12 +26,14 @@ import math
 from collections.abc import Callable
 
 import jax
+import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from jaxloss import _checks
 from jaxloss import cosine_embedding as _native_cosine_embedding
 from jaxloss import triplet_margin_with_distance_loss as _native_triplet_with_distance
 from jaxloss._metric import pairwise_distance as _native_pairwise_distance
+from jaxloss._reduction import compute_dtype
 from jaxloss.torch_compat._basic import _as_array, _checked_input, _Loss, _torch_reduction
 
 __all__ = [
@@ -183,7 +185,7 @@ def cosine_embedding_loss(
     r"""``torch.nn.functional.cosine_embedding_loss`` over :func:`jaxloss.cosine_embedding`.
 
     ``input1``, ``input2`` are ``(N, D)`` with ``target`` ``(N,)``, or ``(D,)`` with a
-    scalar ``target``, as in torch.
+    scalar ``target``, as in torch. A target other than +-1 gives 0, as in torch.
 
     Example:
       >>> import jax.numpy as jnp
@@ -213,7 +215,14 @@ def cosine_embedding_loss(
             f"target must have shape {first.shape[:-1]} (one per pair of input1.shape="
             f"{first.shape}), got {target_array.shape}"
         )
-    return _native_cosine_embedding(first, second, target_array, margin=margin, reduction=native)
+    # The native loss joins torch's two cases linearly in the target; torch gives 0 for
+    # a target other than +-1 and still counts it in the mean.
+    losses = _native_cosine_embedding(first, second, target_array, margin=margin, reduction="none")
+    losses = jnp.where(jnp.abs(target_array) == 1, losses, 0)
+    if native == "none":
+        return losses
+    total = jnp.sum(losses, dtype=compute_dtype(losses.dtype))
+    return total if native == "sum" else total / max(losses.size, 1)
 
 
 class CosineEmbeddingLoss(_Loss):
