@@ -447,3 +447,57 @@ def test_noise_scale_from_two_batch_sizes_is_unbiased():
     np.testing.assert_allclose(result.noise_scale, 8.0, rtol=0.15)
     with pytest.raises(ValueError, match="must differ"):
         curvature.gradient_noise_scale_from_batches(1.0, 4, 1.0, 4)
+
+
+# ---------------------------------------------------------------------------------------
+# Figures (jaxloss.analysis.plots).
+
+
+def test_curvature_figures_draw_what_they_are_given(tmp_path):
+    pytest.importorskip("matplotlib", reason="the figures need the examples extra")
+    from matplotlib import pyplot
+
+    from jaxloss.analysis import plots
+
+    results = network()
+    density = results["density"]
+    figure = plots.spectral_density_figure({"cross-entropy": density})
+    line = figure.axes[0].get_lines()[0]
+    np.testing.assert_allclose(line.get_xdata(), density.grid)
+    assert line.get_label() == "cross-entropy"
+    assert "20 probes, 30 steps" in figure.axes[0].get_title()
+    pyplot.close(figure)
+
+    steps = np.arange(0, 50, 10)
+    trace = plots.SharpnessTrace(
+        "mse, η = 0.1",
+        0.1,
+        steps,
+        np.stack([np.linspace(2, 19, 5), np.linspace(1, 5, 5)], axis=1),
+        loss_steps=np.arange(50),
+        loss=np.linspace(1.0, 0.1, 50),
+    )
+    figure = plots.sharpness_figure([trace])
+    top, bottom = figure.axes
+    labels = [line.get_label() for line in top.get_lines()]
+    # The top eigenvalue, the second one (unlabelled), then the threshold 2/0.1 = 20.
+    assert labels[0] == "mse, η = 0.1" and labels[-1] == "mse, η = 0.1: 2/η = 20"
+    np.testing.assert_allclose(top.get_lines()[-1].get_ydata(), [20, 20])
+    assert bottom.get_yscale() == "log" and len(bottom.get_lines()) == 1
+    pyplot.close(figure)
+
+    estimate = results["hutchinson"]
+    exact = float(np.trace(results["hessian"]))
+    figure = plots.trace_convergence_figure({"hutchinson": estimate}, exact=exact)
+    running = figure.axes[0].get_lines()[0].get_ydata()
+    # The running mean ends at the estimate itself.
+    np.testing.assert_allclose(running[-1], estimate.estimate, rtol=1e-12)
+    np.testing.assert_allclose(figure.axes[0].get_lines()[1].get_ydata(), [exact, exact])
+    pyplot.close(figure)
+
+    for path in (
+        plots.plot_spectral_density({"cross-entropy": density}, tmp_path / "density.png"),
+        plots.plot_sharpness([trace], tmp_path / "sharpness.png"),
+        plots.plot_trace_convergence({"h": estimate}, tmp_path / "trace.png", exact=exact),
+    ):
+        assert path.read_bytes().startswith(b"\x89PNG")

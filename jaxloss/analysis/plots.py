@@ -1,11 +1,15 @@
 """Matplotlib figures of the analysis results (needs the ``examples`` extra).
 
 Each ``*_figure`` function draws a new figure and returns it (the tests read its
-axes, labels and legends); each ``plot_*`` function saves that figure as PNG.
+axes, labels and legends); each ``plot_*`` function saves that figure as PNG. The
+curvature figures draw results of :mod:`jaxloss.curvature`: the Hessian's spectral
+density, sharpness (top-eigenvalue) traces against ``2/η``, and the convergence of
+a stochastic trace estimate.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 import pathlib
@@ -24,6 +28,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from jaxloss.curvature import SpectralDensity, TraceEstimate
     from jaxloss.train.harness import Result
 
 SIDE_COLOURS = {"right": "tab:green", "wrong": "tab:red", "optimum": "tab:blue"}
@@ -397,3 +402,227 @@ def plot_layer_gradients(
       True
     """
     return _save(layer_gradients_figure(results), path)
+
+
+# ---------------------------------------------------------------------------------------
+# Curvature (jaxloss.curvature).
+
+
+def spectral_density_figure(densities: Mapping[str, SpectralDensity]) -> Figure:
+    """Each Hessian's eigenvalue density on a log scale, one line per label.
+
+    ``densities`` maps a label (a loss, a training step) to a
+    :class:`jaxloss.curvature.SpectralDensity`. The log scale shows both the bulk
+    near zero and the few outliers; densities below a millionth of the highest
+    peak are cut off.
+
+    Example:
+      >>> import numpy as np
+      >>> from jaxloss.curvature import SpectralDensity
+      >>> grid = np.linspace(-1.0, 3.0, 9)
+      >>> nodes, weights = np.array([[0.0, 2.0]]), np.array([[0.5, 0.5]])
+      >>> density = SpectralDensity(grid, np.exp(-(grid**2)), nodes, weights, 0.1)
+      >>> spectral_density_figure({"sketch": density}).axes[0].get_xlabel()
+      'eigenvalue λ'
+    """
+    figure, grid = _figure(1, 1, width=6.4)
+    axis = grid[0, 0]
+    peak = max((float(np.max(item.density)) for item in densities.values()), default=1.0)
+    for label, item in densities.items():
+        values = np.maximum(np.asarray(item.density, float), peak * 1e-6)
+        axis.plot(np.asarray(item.grid, float), values, label=label)
+    axis.set_yscale("log")
+    axis.set_ylim(peak * 1e-6, peak * 2)
+    axis.axvline(0, color="grey", linewidth=0.8)
+    axis.set_xlabel("eigenvalue λ")
+    axis.set_ylabel("density (log scale), integrates to 1")
+    axis.grid(alpha=0.3)
+    if densities:
+        first = next(iter(densities.values()))
+        probes, steps = np.shape(first.nodes)
+        axis.legend(fontsize=8)
+        axis.set_title(
+            f"Hessian spectral density: stochastic Lanczos quadrature, {probes} probes, "
+            f"{steps} steps, Gaussian width {float(first.sigma):.2g}",
+            fontsize=10,
+        )
+    return figure
+
+
+def plot_spectral_density(
+    densities: Mapping[str, SpectralDensity], path: str | pathlib.Path
+) -> pathlib.Path:
+    """Saves :func:`spectral_density_figure` as PNG.
+
+    Example:
+      >>> import pathlib, tempfile
+      >>> import jax.numpy as jnp
+      >>> from jaxloss import curvature
+      >>> density = curvature.spectral_density(lambda v: jnp.arange(4.0) * v, jnp.zeros(4))
+      >>> folder = pathlib.Path(tempfile.mkdtemp())
+      >>> plot_spectral_density({"diag(0, 1, 2, 3)": density}, folder / "d.png").stat().st_size > 0
+      True
+    """
+    return _save(spectral_density_figure(densities), path)
+
+
+@dataclasses.dataclass(frozen=True)
+class SharpnessTrace:
+    """One training run's sharpness over steps, for :func:`sharpness_figure`.
+
+    Attributes:
+      label: the run's name in the legend (a loss, a step size).
+      learning_rate: the step size ``η``; ``2/η`` is drawn as a dashed line.
+      steps: ``[T]`` the steps at which the sharpness was measured.
+      sharpness: ``[T]`` the top Hessian eigenvalue at each, or ``[T, k]`` the top
+        ``k`` (the first drawn solid, the others faint).
+      loss_steps: ``[S]`` the steps of ``loss``, when given.
+      loss: ``[S]`` the training loss, drawn in a second panel.
+    """
+
+    label: str
+    learning_rate: float
+    steps: Any
+    sharpness: Any
+    loss_steps: Any = None
+    loss: Any = None
+
+
+def sharpness_figure(traces: Sequence[SharpnessTrace], *, title: str | None = None) -> Figure:
+    """Sharpness against the step, with each run's stability threshold ``2/η``.
+
+    Full-batch gradient descent with step size ``η`` is stable on a quadratic only
+    while the top eigenvalue stays below ``2/η``; Cohen et al. (2021) found the
+    sharpness rising to that line and hovering there (the edge of stability). Each
+    run's threshold is dashed in its own colour. When any trace has a training
+    loss, a second panel shows it on a log scale.
+
+    Example:
+      >>> import numpy as np
+      >>> trace = SharpnessTrace("mse", 0.1, np.arange(5), np.linspace(1, 20, 5))
+      >>> figure = sharpness_figure([trace])
+      >>> [line.get_label() for line in figure.axes[0].get_lines()]
+      ['mse', 'mse: 2/η = 20']
+    """
+    with_loss = any(trace.loss is not None for trace in traces)
+    figure, grid = _figure(2 if with_loss else 1, 1, width=6.4, height=3.4, sharex=True)
+    axis = grid[0, 0]
+    for index, trace in enumerate(traces):
+        colour = f"C{index % 10}"
+        steps = np.asarray(trace.steps, float)
+        values = np.asarray(trace.sharpness, float)
+        values = values[:, None] if values.ndim == 1 else values
+        axis.plot(steps, values[:, 0], color=colour, linewidth=1.4, label=trace.label)
+        for column in range(1, values.shape[1]):
+            axis.plot(steps, values[:, column], color=colour, linewidth=0.8, alpha=0.35)
+        threshold = 2 / trace.learning_rate
+        axis.axhline(
+            threshold,
+            color=colour,
+            linestyle="--",
+            linewidth=1,
+            label=f"{trace.label}: 2/η = {threshold:.3g}",
+        )
+        if trace.loss is not None:
+            loss_steps = steps if trace.loss_steps is None else trace.loss_steps
+            grid[1, 0].plot(
+                np.asarray(loss_steps, float),
+                np.asarray(trace.loss, float),
+                color=colour,
+                label=trace.label,
+            )
+    axis.set_ylabel("sharpness λ_max(H)")
+    axis.grid(alpha=0.3)
+    if traces:
+        axis.legend(fontsize=8)
+    bottom = axis
+    if with_loss:
+        bottom = grid[1, 0]
+        bottom.set_yscale("log")
+        bottom.set_ylabel("training loss (log scale)")
+        bottom.grid(alpha=0.3)
+    bottom.set_xlabel("step")
+    figure.suptitle(title or "Sharpness against the stability threshold 2/η", fontsize=11)
+    return figure
+
+
+def plot_sharpness(
+    traces: Sequence[SharpnessTrace], path: str | pathlib.Path, *, title: str | None = None
+) -> pathlib.Path:
+    """Saves :func:`sharpness_figure` as PNG.
+
+    Example:
+      >>> import pathlib, tempfile
+      >>> import numpy as np
+      >>> trace = SharpnessTrace("mse", 0.1, np.arange(5), np.linspace(1, 20, 5))
+      >>> folder = pathlib.Path(tempfile.mkdtemp())
+      >>> plot_sharpness([trace], folder / "sharpness.png").stat().st_size > 0
+      True
+    """
+    return _save(sharpness_figure(traces, title=title), path)
+
+
+def trace_convergence_figure(
+    estimates: Mapping[str, TraceEstimate], *, exact: float | None = None
+) -> Figure:
+    """A stochastic trace estimate against the number of probes, with its error band.
+
+    For each :class:`jaxloss.curvature.TraceEstimate`, the running mean of its
+    samples after ``m`` probes, shaded ± 2 running standard errors (which shrink
+    as ``1/√m``); ``exact`` draws the true trace when it is known.
+
+    Example:
+      >>> import numpy as np
+      >>> from jaxloss.curvature import TraceEstimate
+      >>> samples = np.array([5.0, 7.0, 6.0, 6.5])
+      >>> estimate = TraceEstimate(samples.mean(), samples.std(ddof=1) / 2, samples)
+      >>> figure = trace_convergence_figure({"hutchinson": estimate}, exact=6.0)
+      >>> figure.axes[0].get_xlabel()
+      'probes m (log scale)'
+    """
+    figure, grid = _figure(1, 1, width=6.4)
+    axis = grid[0, 0]
+    for index, (label, estimate) in enumerate(estimates.items()):
+        samples = np.asarray(estimate.samples, float)
+        count = np.arange(1, samples.size + 1)
+        running = np.cumsum(samples) / count
+        squares = np.cumsum(samples**2) / count
+        # Running sample variance with Bessel's correction; undefined for one probe.
+        variance = (squares - running**2) * count / np.maximum(count - 1, 1)
+        error = np.where(count > 1, np.sqrt(np.maximum(variance, 0) / count), np.nan)
+        colour = f"C{index % 10}"
+        axis.plot(count, running, color=colour, label=label)
+        axis.fill_between(
+            count, running - 2 * error, running + 2 * error, color=colour, alpha=0.2, linewidth=0
+        )
+    if exact is not None:
+        axis.axhline(exact, color="black", linestyle="--", linewidth=1, label=f"exact {exact:.4g}")
+    axis.set_xscale("log")
+    axis.set_xlabel("probes m (log scale)")
+    axis.set_ylabel("trace estimate (± 2 standard errors)")
+    axis.grid(alpha=0.3)
+    if estimates or exact is not None:
+        axis.legend(fontsize=8)
+    axis.set_title("Stochastic trace estimate as probes accumulate", fontsize=10)
+    return figure
+
+
+def plot_trace_convergence(
+    estimates: Mapping[str, TraceEstimate],
+    path: str | pathlib.Path,
+    *,
+    exact: float | None = None,
+) -> pathlib.Path:
+    """Saves :func:`trace_convergence_figure` as PNG.
+
+    Example:
+      >>> import pathlib, tempfile
+      >>> import numpy as np
+      >>> from jaxloss.curvature import TraceEstimate
+      >>> samples = np.array([5.0, 7.0, 6.0, 6.5])
+      >>> estimate = TraceEstimate(samples.mean(), samples.std(ddof=1) / 2, samples)
+      >>> folder = pathlib.Path(tempfile.mkdtemp())
+      >>> plot_trace_convergence({"h": estimate}, folder / "t.png").stat().st_size > 0
+      True
+    """
+    return _save(trace_convergence_figure(estimates, exact=exact), path)
