@@ -235,6 +235,10 @@ def _tangent(
     num_tokens = hidden.shape[0]
     probability_scale = (1 + 2 * z_loss * logsumexp)[:, None]
     uniform = smoothing / plan.vocabulary
+    # The hidden tangent enters the loop in the compute dtype and is narrowed back
+    # (exactly) inside: its transpose, the hidden gradient, then sums the chunks'
+    # contributions in float32 rather than in a half-precision loop carry.
+    wide_d_hidden = None if d_hidden is None else d_hidden.astype(dtype)
 
     # Checkpointed: reverse mode transposes this loop, and the transpose must
     # recompute each tile of logits rather than save all of them ([N, V]).
@@ -250,8 +254,9 @@ def _tangent(
         d_logits = d_capped if tile.slope is None else d_capped * tile.slope
         d_logits = jnp.where(tile.fresh, d_logits, 0)
         d_z = jnp.zeros((), dtype)
-        if d_hidden is not None:
-            d_z = d_z + _project(d_hidden, tile.weight, plan, dtype)
+        if wide_d_hidden is not None:
+            narrow = wide_d_hidden.astype(hidden.dtype)
+            d_z = d_z + _project(narrow, tile.weight, plan, dtype)
         if d_weight is not None:
             d_z = d_z + _project(hidden, _weight_columns(d_weight, tile.start, plan), plan, dtype)
         if d_bias is not None:
