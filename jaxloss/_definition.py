@@ -185,18 +185,19 @@ class LossDefinition:
         """``jaxloss.hessians.<name>``: the closed-form second derivative."""
         return self._twin("hessian", "jaxloss.hessians", self.hessian_doc)
 
-    def _twin(self, output: Output, module: str, doc: str) -> Callable[..., jax.Array]:
-        signature = self.signature
-        input_names = self.argument_names
+    def _bind(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[list[Any], dict]:
+        """A call's positional inputs and options (defaults filled in), by the public signature."""
+        arguments = self.signature.bind(*args, **kwargs)
+        arguments.apply_defaults()
+        options = dict(arguments.arguments)
+        return [options.pop(name) for name in self.argument_names], options
 
+    def _twin(self, output: Output, module: str, doc: str) -> Callable[..., jax.Array]:
         # functools.wraps sets __wrapped__, through which inspect.signature (and so
         # IDEs, doc tools and jaxloss.checked) see the loss's own signature.
         @functools.wraps(self.loss)
         def twin(*args: Any, **kwargs: Any) -> jax.Array:
-            arguments = signature.bind(*args, **kwargs)
-            arguments.apply_defaults()
-            options = dict(arguments.arguments)
-            inputs = [options.pop(name) for name in input_names]
+            inputs, options = self._bind(args, kwargs)
             return self.run(output, *inputs, **options)
 
         twin.__module__ = module
@@ -214,13 +215,12 @@ class LossDefinition:
         """The closed-form Hessian of the reduced loss (w.r.t. ``first``) times ``vector``.
 
         ``vector`` is shaped like ``first``; a loss of more than two inputs takes the
-        others after it; ``options`` are the loss's keyword options. Never builds a
-        ``C x C`` matrix: per-example losses use their closed-form Hessian-vector
-        product.
+        others after it; ``options`` are the loss's keyword options (its defaults where
+        absent). Never builds a ``C x C`` matrix: per-example losses use their
+        closed-form Hessian-vector product.
         """
-        return self.run(
-            "hessian_vector_product", first, second, *more_inputs, vector=vector, **options
-        )
+        inputs, bound = self._bind((first, second, *more_inputs), options)
+        return self.run("hessian_vector_product", *inputs, vector=vector, **bound)
 
     def __call__(self, *inputs: ArrayLike, **options: Any) -> jax.Array:
         """The reduced loss; ``options`` are the public function's keyword arguments."""
