@@ -6,7 +6,8 @@ closed-form derivative of the same name in :mod:`jaxloss.gradients`.
 
 The layers above the losses load on first use, so that ``import jaxloss`` imports
 none of optax, matplotlib, scikit-learn or torch: ``jaxloss.analysis``,
-``jaxloss.train`` and ``jaxloss.torch_compat`` are attributes all the same.
+``jaxloss.train``, ``jaxloss.curvature`` and ``jaxloss.torch_compat`` are attributes
+all the same.
 """
 
 from __future__ import annotations
@@ -45,15 +46,16 @@ from jaxloss.checked import checked as checked
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first use
     from jaxloss import analysis as analysis
+    from jaxloss import curvature as curvature
     from jaxloss import torch_compat as torch_compat
     from jaxloss import train as train
 
 __version__ = "0.1.0"
 
-_LAZY_SUBMODULES = ("analysis", "torch_compat", "train")
+_LAZY_SUBMODULES = ("analysis", "curvature", "torch_compat", "train")
 
 __all__ = ["Reduction", "analysis", "checked", "gradients", "hessians", "registry"]
-__all__ += ["torch_compat", "train"]
+__all__ += ["curvature", "torch_compat", "train"]
 __all__ += _classification.__all__
 __all__ += _divergences.__all__
 __all__ += _linear_cross_entropy.__all__
