@@ -99,6 +99,17 @@ def _floating(name: str, value: ArrayLike) -> jax.Array:
     return array
 
 
+def _divide_by_large(numerator: jax.Array, denominator: jax.Array) -> jax.Array:
+    """``numerator / denominator`` for a positive denominator up to the dtype's maximum.
+
+    XLA divides by multiplying with the reciprocal, which for a denominator above
+    ``2^126`` (float32) is subnormal and flushed to 0 on CPU: ``x / x`` would be 0.
+    Dividing by ``denominator / 256`` and then by 256 keeps both reciprocals normal.
+    """
+    step = 1 / 256
+    return numerator / (denominator * step) * step
+
+
 # --------------------------------------------------------------------------------------
 # triplet_margin_loss (optax's arguments and distance)
 
@@ -114,13 +125,16 @@ def _lp_distance(difference: jax.Array, norm_degree: jax.Array, eps: jax.Array):
     magnitude = jnp.abs(difference)
     largest = jnp.max(magnitude, axis=-1, keepdims=True)
     scale = jnp.where(largest > 0, largest, 1)
-    scaled = magnitude / scale
+    scaled = _divide_by_large(magnitude, scale)
     scaled_total = jnp.sum(scaled**norm_degree, axis=-1) + eps / scale[..., 0] ** norm_degree
     distance = scale[..., 0] * scaled_total ** (1 / norm_degree)
     total = jnp.sum(magnitude**norm_degree, axis=-1) + eps
     # dD/dx_i = D^(1-p) |x_i|^(p-1) sign(x_i) = (|x_i| / D)^(p-1) sign(x_i), at most 1
     # in size (0 where D = 0: eps = 0 and x = 0, the norm's subgradient 0).
-    ratio = safe_divide(magnitude, distance[..., None])
+    positive = distance[..., None] > 0
+    ratio = jnp.where(
+        positive, _divide_by_large(magnitude, jnp.where(positive, distance[..., None], 1)), 0
+    )
     gradient = ratio ** (norm_degree - 1) * jnp.sign(difference)
     return magnitude, total, distance, gradient
 
@@ -131,7 +145,7 @@ def _lp_distance_degree_partial(magnitude, distance, norm_degree, eps):
     # dS'/dp = sum (|x|/M)^p log(|x|/M) - (eps/M^p) log M, and r^p log r -> 0 at r = 0.
     largest = jnp.max(magnitude, axis=-1)
     scale = jnp.where(largest > 0, largest, 1)
-    ratio = magnitude / scale[..., None]
+    ratio = _divide_by_large(magnitude, scale[..., None])
     positive = ratio > 0
     log_ratio = jnp.log(jnp.where(positive, ratio, 1))
     scaled_eps = eps / scale**norm_degree
@@ -152,7 +166,10 @@ def _lp_distance_hvp(difference, magnitude, total, distance, norm_degree, vector
     ``H v = (p - 1) (r^(p-2) v - u (u . v)) / D``. At ``x_i = 0`` with ``p < 2`` the
     curvature is infinite (the norm has a kink there); 0 is used.
     """
-    ratio = safe_divide(magnitude, distance[..., None])
+    positive = distance[..., None] > 0
+    ratio = jnp.where(
+        positive, _divide_by_large(magnitude, jnp.where(positive, distance[..., None], 1)), 0
+    )
     direction = ratio ** (norm_degree - 1) * jnp.sign(difference)
     diagonal = ratio ** (norm_degree - 2)
     diagonal = jnp.where(jnp.isfinite(diagonal), diagonal, 0)
@@ -325,7 +342,7 @@ def _unit_scale(vectors: jax.Array) -> tuple[jax.Array, jax.Array]:
     scaled = jnp.where(
         jnp.isinf(vectors),
         jnp.sign(vectors),
-        jnp.where(jnp.isfinite(scale), vectors / finite_scale, 0),
+        jnp.where(jnp.isfinite(scale), _divide_by_large(vectors, finite_scale), 0),
     )
     return scaled, scale
 
