@@ -17,9 +17,9 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
-from jaxloss import _checks
 from jaxloss._checks import Reduction
 from jaxloss._definition import Input, LossDefinition, Parameter
 
@@ -789,13 +789,17 @@ def _direction(vectors: jax.Array, epsilon: jax.Array):
     magnitude = jax.lax.stop_gradient(jnp.max(jnp.abs(vectors), axis=-1, keepdims=True))
     infinite = jnp.isinf(magnitude)
     scale = jnp.where((magnitude > 0) & ~infinite, magnitude, 1)
+    # Divided by sqrt(scale) twice: XLA on the CPU divides by multiplying with the
+    # reciprocal, and 1 / scale is subnormal (flushed to 0) past 8.5e37 in float32.
+    root = jnp.sqrt(scale)
     scaled = jnp.where(
-        infinite, jnp.where(jnp.isinf(vectors), jnp.sign(vectors), 0), vectors / scale
+        infinite, jnp.where(jnp.isinf(vectors), jnp.sign(vectors), 0), vectors / root / root
     )
     scaled_norm = jnp.sqrt(jnp.sum(jnp.square(scaled), axis=-1, keepdims=True))
-    floor = jnp.sqrt(epsilon)
-    free = (scale * scaled_norm > floor) | infinite
-    scaled_norm = jnp.where(free, scaled_norm, floor / scale)
+    # The floor in the row's own units: scale * norm would overflow for the largest rows.
+    scaled_floor = jnp.sqrt(epsilon) / root / root
+    free = (scaled_norm > scaled_floor) | infinite
+    scaled_norm = jnp.where(free, scaled_norm, scaled_floor)
     norm = jnp.where(infinite, jnp.inf, scale * scaled_norm)
     return scaled / scaled_norm, norm, free
 
@@ -916,7 +920,8 @@ def cosine_similarity(
 
     ``reduction="none"`` returns what optax returns, one value per example. optax's
     ``where`` masks elements along ``axis``; here ``where`` (and ``weights``) apply to
-    examples, and ``axis`` is a single axis.
+    examples (to leave elements out as optax does, set them to 0 in both vectors), and
+    ``axis`` is a single axis.
 
     Args:
       predictions: floating array with the vector axis ``axis``.
@@ -1055,7 +1060,8 @@ POISSON_NLL = LossDefinition(
     domain="real",
     target_kind="count",
     link="identity",
-    extremes=LOGIT_EXTREMES,
+    # Not +1e4 or +inf: the rate e^x, and so the gradient, overflows there.
+    extremes=(0.0, 1.0, -1.0, 20.0, -20.0, -1e4, float("-inf")),
     gradient_doc=r"""
     Derivative of :func:`jaxloss.poisson_nll`: :math:`e^{x} - t`, the predicted rate
     less the count.
@@ -1237,7 +1243,7 @@ GAUSSIAN_NLL = LossDefinition(
     # Below the sampled variances (0.1 to 2): the finite-difference tests differentiate
     # the variance, which the clamp's straight-through gradient would not match.
     options={"eps": 0.05},
-    extremes=LOGIT_EXTREMES,
+    extremes=REAL_EXTREMES,
     gradient_doc=r"""
     Derivative of :func:`jaxloss.gaussian_nll` with respect to the mean:
     :math:`(\mu - t)/\max(\sigma^2, \epsilon)`.
@@ -1311,12 +1317,27 @@ def gaussian_nll(
       ...                      reduction="none")
       Array([0.596...,  0.      ], dtype=float32)
     """
-    _checks.check_array_range("variance", variance, _not_negative, "must be non-negative")
+    check_not_negative("variance", variance, "variance must be non-negative")
     return GAUSSIAN_NLL(
         mean, targets, variance, eps=eps, reduction=reduction, weights=weights, where=where
     )
 
 
-def _not_negative(values):
-    # NaN passes, as in torch (its check is any(var < 0)): it makes a NaN loss.
-    return ~(values < 0)
+def check_not_negative(name: str, value: object, message: str) -> None:
+    """Raises ``ValueError(message)``, naming the first negative entry, for a concrete
+    ``value`` with one; a traced value (under ``jit``) cannot be inspected.
+
+    NaN passes, as in torch (whose check is ``any(var < 0)``): it makes a NaN loss.
+    """
+    try:
+        # float64 for every real dtype, bfloat16 included (NumPy has no kind for it).
+        array = np.asarray(value, dtype=np.float64)
+    except jax.errors.TracerArrayConversionError:
+        return
+    except (TypeError, ValueError):
+        return  # not real-valued: the front end's dtype check names it
+    negative = array < 0
+    if np.any(negative):
+        index = tuple(int(i) for i in np.argwhere(negative)[0])
+        entry = f"{name}[{', '.join(map(str, index))}]" if index else name
+        raise ValueError(f"{message}; got {entry} = {array[index]!r}")

@@ -44,6 +44,7 @@ from jaxloss import poisson_nll as _native_poisson_nll
 from jaxloss import poisson_nll_with_rates as _native_poisson_nll_with_rates
 from jaxloss._checks import Parameter, Reduction
 from jaxloss._reduction import safe_divide
+from jaxloss._regression import check_not_negative
 from jaxloss.torch_compat._basic import (
     _as_array,
     _check_elementwise,
@@ -282,9 +283,7 @@ def _torch_variance(var: ArrayLike | float, input: jax.Array) -> jax.Array:
         return jnp.full(input.shape, var, input.dtype)
     var_array = _as_array("var", var)
     _checks.check_numeric("var", var_array)
-    _checks.check_array_range(
-        "var", var_array, lambda values: ~(values < 0), "has negative entry/entries"
-    )
+    check_not_negative("var", var_array, "var has negative entry/entries")
     if var_array.shape != input.shape:
         if var_array.shape == input.shape[:-1]:
             var_array = jnp.expand_dims(var_array, -1)
