@@ -187,6 +187,8 @@ class _Problem:
     ) -> None:
         num_classes = scores.shape[-1]
         max_label_length = labels.shape[1]
+        # One integer dtype for the index arithmetic (int64 inputs under x64 included).
+        label_lengths = label_lengths.astype(jnp.int32)
         self.scores = scores
         self.label_lengths = label_lengths
         self.blank_id = blank_id
@@ -194,7 +196,7 @@ class _Problem:
         self.normalize = normalize
         self.frame_valid = frame_valid
         self.log_probs = jax.nn.log_softmax(scores) if normalize else scores
-        real = jnp.arange(max_label_length)[None, :] < label_lengths[:, None]
+        real = jnp.arange(max_label_length, dtype=jnp.int32)[None, :] < label_lengths[:, None]
         # A label outside [0, K) gives NaN (the library's rule for a bad class index).
         self.bad_label = jnp.any(real & ((labels < 0) | (labels >= num_classes)), axis=1)
         # Padded positions become blanks: whatever they held (-1, a stray class) can
@@ -204,8 +206,9 @@ class _Problem:
         repeated = self.labels[:, 1:] == self.labels[:, :-1]
         self.skip = jnp.pad(~repeated, ((0, 0), (1, 0)), constant_values=False)
         # A repeated label needs a blank between its two copies: U + repeats frames.
-        repeats = jnp.sum(repeated & real[:, 1:], axis=1)
-        self.possible = label_lengths + repeats <= jnp.sum(frame_valid, axis=1)
+        repeats = jnp.sum(repeated & real[:, 1:], axis=1, dtype=jnp.int32)
+        frames = jnp.sum(frame_valid, axis=1, dtype=jnp.int32)
+        self.possible = label_lengths + repeats <= frames
 
     def time_major(self) -> tuple[jax.Array, jax.Array]:
         """The blank's log-probability ``[T, B]`` and each label's ``[T, B, S]``."""
@@ -226,7 +229,7 @@ class _Problem:
             lengths = self.label_lengths[:, None]
             dtype = self.scores.dtype
             # beta after the last frame: 0 in the last blank and the last label.
-            blanks = jnp.arange(self.labels.shape[1] + 1)[None, :]
+            blanks = jnp.arange(self.labels.shape[1] + 1, dtype=jnp.int32)[None, :]
             final = (
                 jnp.where(blanks == lengths, 0, self.log_epsilon).astype(dtype),
                 jnp.where(blanks[:, :-1] == lengths - 1, 0, self.log_epsilon).astype(dtype),
@@ -277,7 +280,7 @@ class _Problem:
         shift = jnp.where(jnp.isfinite(log_likelihood), log_likelihood, 0)[None, :, None]
         lengths = self.label_lengths[None, :, None]
         valid = self.frame_valid.T[:, :, None]
-        positions = jnp.arange(self.labels.shape[1] + 1)[None, None, :]
+        positions = jnp.arange(self.labels.shape[1] + 1, dtype=jnp.int32)[None, None, :]
         blank_gamma = jnp.where(
             valid & (positions <= lengths), jnp.exp(alpha[0] + beta[0] - shift), 0
         )

@@ -119,7 +119,7 @@ def _checked(
 def _padded(targets: jax.Array, target_lengths: jax.Array, width: int) -> jax.Array:
     """Concatenated targets ``[sum(lengths)]`` laid out as rows ``[N, width]``."""
     starts = jnp.cumsum(target_lengths) - target_lengths
-    index = starts[:, None] + jnp.arange(width)[None, :]
+    index = starts[:, None] + jnp.arange(width, dtype=jnp.int32)[None, :]
     # Entries past a row's length are padding; the clip only keeps the gather in range.
     return jnp.take(targets, jnp.clip(index, 0, max(targets.shape[0] - 1, 0)), axis=0)
 
@@ -141,6 +141,9 @@ def _ctc_compiled(
 ) -> jax.Array:
     input_dtype = log_probs.dtype
     frames = log_probs.shape[0]
+    # One integer dtype for the index arithmetic (int64 lengths under x64 included).
+    input_lengths = input_lengths.astype(jnp.int32)
+    target_lengths = target_lengths.astype(jnp.int32)
     scores = jnp.transpose(log_probs, (1, 0, 2)).astype(compute_dtype(input_dtype))
     if targets.ndim == 1:
         assert width is not None
@@ -149,7 +152,7 @@ def _ctc_compiled(
         else:
             targets = _padded(targets, target_lengths, width)
     lengths = jnp.clip(target_lengths, 0, targets.shape[1]).astype(jnp.int32)
-    frame_valid = jnp.arange(frames)[None, :] < input_lengths[:, None]
+    frame_valid = jnp.arange(frames, dtype=jnp.int32)[None, :] < input_lengths[:, None]
     # log 0 is exactly -inf: torch's recursion is exact, and a -inf log-probability
     # (a class of probability 0) can make a target impossible, which torch reports as inf.
     loss = ctc_per_sequence(
