@@ -39,6 +39,12 @@ BCE_FLOAT16_GRADIENT = (
     "it overflows to inf"
 )
 
+TRIPLET_INFINITE_ANCHOR = (
+    "an anchor with an infinite entry is infinitely far from both the positive and the "
+    "negative, and d(a, p) - d(a, n) is inf - inf = NaN (as in torch and optax); the "
+    "limit exists along a ray but depends on its direction, which one array cannot say"
+)
+
 
 def known_failure(reason: str) -> pytest.MarkDecorator:
     """A strict xfail that only an assertion (a NaN or inf asserted away) satisfies."""
@@ -91,7 +97,10 @@ def _float32_cases():
             "log_probability": LOG_PROBABILITY_VALUES,
         }.get(spec.domain, REAL_AND_LOGIT_VALUES)
         for value in values:
-            yield pytest.param(spec, value, id=f"{spec.name}-{value:g}")
+            marks = []
+            if spec.name == "triplet_margin_loss" and np.isinf(value):
+                marks.append(known_failure(TRIPLET_INFINITE_ANCHOR))
+            yield pytest.param(spec, value, id=f"{spec.name}-{value:g}", marks=marks)
 
 
 @pytest.mark.parametrize(("spec", "value"), list(_float32_cases()))
