@@ -12,7 +12,9 @@ Sections (markdown tables on stdout; ``--json PATH`` writes all numbers):
 7. the training study against an eager PyTorch loop, and how it scales;
 8. the per-loss targets: the integer-label cross-entropy against optax, and
    ``sigmoid_mse`` against the hand-written formula differentiated by JAX, each
-   measured ``--repeats`` times (median and spread of the ratio).
+   measured ``--repeats`` times (median and spread of the ratio);
+9. curvature: a Hessian-vector product, a Gauss-Newton product and 20 Lanczos steps
+   against a gradient (``benchmarks/curvature.py``).
 
 Timings are medians of repeated runs after warm-up, each ended by
 ``block_until_ready``. Run:
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib
 import json
 import os
 import pathlib
@@ -625,7 +628,17 @@ SECTIONS: dict[str, tuple[str, Callable[[argparse.Namespace], Any], Callable[[An
         lambda args: targets(args.quick, args.repeats),
         print_targets,
     ),
+    "curvature": (
+        "Curvature products against a gradient (10^4-parameter MLP)",
+        lambda args: _section("curvature").rows(args.quick),
+        lambda rows: print(_section("curvature").table(rows)),
+    ),
 }
+
+
+def _section(name: str) -> Any:
+    """A section kept in its own module (it imports this one for its timing helpers)."""
+    return importlib.import_module(f"benchmarks.{name}")
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
