@@ -263,9 +263,11 @@ def tversky_loss(
     false positives' weight: Keras's ``tversky(alpha=a, beta=b)`` is this loss with
     ``alpha=b, beta=a, smooth=0`` on a single class.
 
+    The other arguments (``predictions``, ``targets``, ``class_weights``, ``smooth``,
+    ``apply_softmax``, ``reduction``, ``ignore_background``, ``axis``, ``weights``,
+    ``where``) are those of :func:`jaxloss.dice_loss`.
+
     Args:
-      predictions, targets, class_weights, smooth, apply_softmax, reduction,
-        ignore_background, axis, weights, where: as in :func:`jaxloss.dice_loss`.
       alpha, beta: :math:`\alpha, \beta \ge 0`.
 
     Returns:
