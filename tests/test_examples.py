@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import pathlib
+import sys
 
 import numpy as np
 
@@ -14,6 +15,8 @@ def load(name: str):
     spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    # Registered first: a dataclass in the example looks its module up there.
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -65,3 +68,21 @@ def test_digits_example_runs_small(tmp_path):
         "rescaled_square_loss",
     }
     assert (tmp_path / "convergence_digits.png").stat().st_size > 0
+
+
+def test_edge_of_stability_example_runs_small(tmp_path, capsys):
+    out = tmp_path / "edge_of_stability.png"
+    results = load("edge_of_stability").main(["--small", "--out", str(out)])
+    assert set(results) == {"mse", "cross_entropy"}
+    for runs in results.values():
+        for run in runs:
+            assert run.sharpness.size == run.sharpness_steps.size > 1
+            assert np.isfinite(run.sharpness).all() and (run.sharpness > 0).all()
+            # Gradient descent below 2 / lr from the start lowers the loss.
+            assert run.losses[-1] < run.losses[0]
+    table = capsys.readouterr().out
+    assert table.startswith("| loss | lr | 2/lr | max sharpness |")
+    assert table.count("\n| mse |") + table.count("\n| cross_entropy |") == sum(
+        len(runs) for runs in results.values()
+    )
+    assert out.read_bytes()[:4] == b"\x89PNG"
