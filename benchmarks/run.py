@@ -14,7 +14,10 @@ Sections (markdown tables on stdout; ``--json PATH`` writes all numbers):
    ``sigmoid_mse`` against the hand-written formula differentiated by JAX, each
    measured ``--repeats`` times (median and spread of the ratio);
 9. curvature: a Hessian-vector product, a Gauss-Newton product and 20 Lanczos steps
-   against a gradient (``benchmarks/curvature.py``).
+   against a gradient (``benchmarks/curvature.py``);
+10. CTC: ``jaxloss.ctc_loss`` against ``optax.ctc_loss`` (``benchmarks/ctc.py``);
+11. the linear cross-entropy: memory and time against the dense formula, and against
+    jax-cce and tokamax where they are installed (``benchmarks/linear_cross_entropy.py``).
 
 Timings are medians of repeated runs after warm-up, each ended by
 ``block_until_ready``. Run:
@@ -632,6 +635,16 @@ SECTIONS: dict[str, tuple[str, Callable[[argparse.Namespace], Any], Callable[[An
         "Curvature products against a gradient (10^4-parameter MLP)",
         lambda args: _section("curvature").rows(args.quick),
         lambda rows: print(_section("curvature").table(rows)),
+    ),
+    "ctc": (
+        "CTC against optax, T=200, N=32, C=50, S=40",
+        lambda args: _section("ctc").rows(args.quick),
+        lambda rows: print(_section("ctc").table(rows)),
+    ),
+    "linear_cross_entropy": (
+        "Linear cross-entropy without the logits against the dense formula",
+        lambda args: _section("linear_cross_entropy").rows(args.quick),
+        lambda rows: print(_section("linear_cross_entropy").table(rows)),
     ),
 }
 

@@ -26,6 +26,8 @@ def test_quick_suite_writes_every_section(tmp_path, capsys):
         "study",
         "targets",
         "curvature",
+        "ctc",
+        "linear_cross_entropy",
     }
     assert sections <= set(report)
     assert len(report["overhead"]) == 5 * 3 * 2  # losses x sizes x modes
