@@ -784,7 +784,8 @@ def _direction(vectors: jax.Array, epsilon: jax.Array):
     The row is divided by its largest magnitude first: the cosine does not depend on
     that scale, so it is held constant under differentiation, and no square
     overflows (float32 squares overflow past 1.8e19). A row with infinite entries
-    points along their signs, its limit direction.
+    points along their signs, its limit direction. A zero row with ``epsilon = 0``
+    has no direction: its unit vector and norm are 0 (optax: NaN).
     """
     magnitude = jax.lax.stop_gradient(jnp.max(jnp.abs(vectors), axis=-1, keepdims=True))
     infinite = jnp.isinf(magnitude)
@@ -801,7 +802,13 @@ def _direction(vectors: jax.Array, epsilon: jax.Array):
     free = (scaled_norm > scaled_floor) | infinite
     scaled_norm = jnp.where(free, scaled_norm, scaled_floor)
     norm = jnp.where(infinite, jnp.inf, scale * scaled_norm)
-    return scaled / scaled_norm, norm, free
+    return scaled / jnp.where(scaled_norm == 0, 1, scaled_norm), norm, free
+
+
+def _over(numerator: jax.Array | float, norm: jax.Array) -> jax.Array:
+    """``numerator / norm``, and 0 for a zero row's norm 0 (its derivative, by convention)."""
+    is_zero = norm == 0
+    return jnp.where(is_zero, 0, numerator / jnp.where(is_zero, 1, norm))
 
 
 def _cosine(first: jax.Array, second: jax.Array, epsilon: jax.Array):
@@ -811,11 +818,11 @@ def _cosine(first: jax.Array, second: jax.Array, epsilon: jax.Array):
     cosine = jnp.sum(first_unit * second_unit, axis=-1, keepdims=True)
     # d cos / da = (v - cos u) / |a|, with u, v the unit vectors; where the norm sits on
     # its floor sqrt(eps) it is a constant, and the derivative is v / sqrt(eps).
-    d_first = (second_unit - jnp.where(first_free, cosine, 0) * first_unit) / first_norm
-    d_second = (first_unit - jnp.where(second_free, cosine, 0) * second_unit) / second_norm
+    d_first = _over(second_unit - jnp.where(first_free, cosine, 0) * first_unit, first_norm)
+    d_second = _over(first_unit - jnp.where(second_free, cosine, 0) * second_unit, second_norm)
     # A floored norm sqrt(eps) has d/d eps = 1 / (2 sqrt(eps)), and d cos / d norm = -cos / norm.
-    floored = jnp.where(first_free, 0, 1 / jnp.square(first_norm)) + jnp.where(
-        second_free, 0, 1 / jnp.square(second_norm)
+    floored = jnp.where(first_free, 0, _over(_over(1, first_norm), first_norm)) + jnp.where(
+        second_free, 0, _over(_over(1, second_norm), second_norm)
     )
     d_epsilon = (-0.5 * cosine * floored)[..., 0]
     return cosine[..., 0], d_first, d_second, d_epsilon
@@ -851,7 +858,6 @@ def _cosine_distance(predictions: jax.Array, targets: jax.Array, epsilon: jax.Ar
 
 # optax clips the squared norm at epsilon; 0 (its default) leaves a zero vector NaN.
 _COSINE_EPSILON = Parameter("epsilon", low=0.0)
-# Zero predictions are finite only with a positive epsilon, which the options give.
 _COSINE_EXTREMES = (*REAL_EXTREMES, 1e30, -1e30, float("inf"), float("-inf"))
 
 COSINE_SIMILARITY = LossDefinition(
@@ -914,7 +920,9 @@ def cosine_similarity(
     A similarity, not a loss to minimise: it is 1 for aligned vectors. Use
     :func:`jaxloss.cosine_distance` (``1 - s``) to train, or note that Keras's
     ``cosine_similarity`` *loss* is :math:`-s`. As in optax, ``epsilon`` floors the
-    squared norms (default 0: a zero vector gives NaN). Each row is divided by its
+    squared norms (default 0). A zero vector, which has no direction, gives 0 with
+    gradient 0 when ``epsilon`` is 0, as Keras's similarity is 0 there (optax: NaN);
+    with ``epsilon > 0`` its gradient points along the other vector. Each row is divided by its
     largest magnitude first, so the value is finite for entries up to the dtype's
     largest number, and a row with infinite entries points along their signs.
 
@@ -1048,8 +1056,9 @@ def _poisson_nll(log_rates: jax.Array, targets: jax.Array):
     rates = jnp.exp(log_rates)
     # A zero count contributes t * log-rate = 0 even at a -inf log-rate (rate 0).
     count_term = jnp.where(targets == 0, 0, targets * log_rates)
-    # At +inf, e^x - t x is inf - inf; its limit is +inf.
-    value = jnp.where(log_rates == jnp.inf, jnp.inf, rates - count_term)
+    # Where e^x overflows (x > 88.7 in float32), e^x - t x may be inf - inf; e^x
+    # dominates, and the value is +inf.
+    value = jnp.where(rates == jnp.inf, jnp.inf, rates - count_term)
     return value, (rates - targets, -log_rates)
 
 
