@@ -305,9 +305,13 @@ def perceptron_loss(
 def _multiclass_hinge(scores: jax.Array, labels: jax.Array):
     num_classes = scores.shape[-1]
     one_hot = _one_hot(labels, num_classes, scores.dtype)
-    # optax's definition: max_c (s_c + 1 - [c = y]) - s_y, the Crammer-Singer hinge.
-    maximum, slope = _tied_maximum(scores + 1 - one_hot)
-    value = nan_outside_classes(maximum - _gather(scores, labels), labels, num_classes)
+    # optax's definition, max_c (s_c + 1 - [c = y]) - s_y, with s_y subtracted inside the
+    # maximum and the label's own entry exactly 0: a +inf label score then gives the
+    # limit 0, not inf - inf = NaN. The tied entries, and so the slopes, are optax's.
+    shifted = jnp.where(one_hot > 0, 0, scores + 1 - _gather(scores, labels)[..., None])
+    maximum, slope = _tied_maximum(shifted)
+    value = nan_outside_classes(maximum, labels, num_classes)
+    # sum_c slope_c d(shifted_c)/ds = slope - e_y, as for optax's form: the slopes sum to 1.
     return value, (slope - one_hot, None)
 
 
@@ -388,9 +392,13 @@ def multiclass_hinge_loss(
 
 def _multiclass_perceptron(scores: jax.Array, labels: jax.Array):
     num_classes = scores.shape[-1]
-    maximum, slope = _tied_maximum(scores)
-    value = nan_outside_classes(maximum - _gather(scores, labels), labels, num_classes)
-    return value, (slope - _one_hot(labels, num_classes, scores.dtype), None)
+    one_hot = _one_hot(labels, num_classes, scores.dtype)
+    # max_c s_c - s_y as max_c (s_c - s_y) with the label's entry exactly 0: a +inf
+    # label score gives the limit 0, not inf - inf = NaN.
+    shifted = jnp.where(one_hot > 0, 0, scores - _gather(scores, labels)[..., None])
+    maximum, slope = _tied_maximum(shifted)
+    value = nan_outside_classes(maximum, labels, num_classes)
+    return value, (slope - one_hot, None)
 
 
 MULTICLASS_PERCEPTRON_LOSS = LossDefinition(
@@ -467,9 +475,10 @@ def multiclass_perceptron_loss(
 
 def _categorical_hinge(scores: jax.Array, targets: jax.Array):
     # Keras's definition, its quirk included: the label's own entry of (1 - t) s is 0,
-    # so `negative` is never below 0 for one-hot targets.
-    positive = jnp.sum(targets * scores, axis=-1)
-    negative, tie_slope = _tied_maximum((1 - targets) * scores)
+    # so `negative` is never below 0 for one-hot targets. `times` keeps 0 * inf at 0, so
+    # an infinite score where the target is 0 (or 1) costs what its limit does.
+    positive = jnp.sum(times(targets, scores), axis=-1)
+    negative, tie_slope = _tied_maximum(times(1 - targets, scores))
     margin = negative - positive + 1
     slope = _jax_relu_slope(margin)[..., None]
     d_scores = slope * (tie_slope * (1 - targets) - targets)

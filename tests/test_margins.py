@@ -698,3 +698,23 @@ def test_parity_cases_per_loss():
         pytest.skip("run with the whole module to count the parity cases")
     print("parity cases:", dict(sorted(CASES.items())))
     assert all(CASES[name] > 0 for name in (*TORCH, *OPTAX_BINARY, *OPTAX_MULTICLASS))
+
+
+def test_infinite_label_scores_give_the_limit_where_optax_and_keras_give_nan():
+    # s_y = +inf: every margin is met, the loss is 0 with gradient 0. optax's
+    # max(s + 1 - onehot) - s_y (and max(s) - s_y) is inf - inf = NaN there, and Keras's
+    # categorical_hinge has 0 * inf = NaN in (1 - y_true) * y_pred.
+    scores = jnp.asarray([[jnp.inf, 2.0, -1.0], [0.5, 3.0, 1.0]])
+    labels = jnp.asarray([0, 1])
+    one_hot = jax.nn.one_hot(labels, 3)
+    for ours, theirs, targets in (
+        (jaxloss.multiclass_hinge_loss, optax.losses.multiclass_hinge_loss, labels),
+        (jaxloss.multiclass_perceptron_loss, optax.losses.multiclass_perceptron_loss, labels),
+        (jaxloss.categorical_hinge, None, one_hot),
+    ):
+        values = ours(scores, targets, reduction="none")
+        np.testing.assert_array_equal(values[0], 0.0)
+        gradient = jax.grad(lambda x, f=ours, t=targets: f(x, t, reduction="sum"))(scores)
+        np.testing.assert_array_equal(gradient[0], 0.0)
+        if theirs is not None:
+            assert jnp.isnan(theirs(scores, labels)[0])
