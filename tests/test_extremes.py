@@ -45,6 +45,13 @@ TRIPLET_INFINITE_ANCHOR = (
     "limit exists along a ray but depends on its direction, which one array cannot say"
 )
 
+CATEGORICAL_HINGE_SOFT_TARGETS = (
+    "Keras's categorical hinge max((1 - t) s) - sum(t s) at an infinite score with soft "
+    "targets (the extremes use softmax rows) is inf - inf; its limit (1 - 2 t) inf is "
+    "+inf for t < 1/2, 0 for t > 1/2 and undefined at 1/2 (Keras gives NaN too); one-hot "
+    "targets are exact"
+)
+
 
 def known_failure(reason: str) -> pytest.MarkDecorator:
     """A strict xfail that only an assertion (a NaN or inf asserted away) satisfies."""
@@ -100,6 +107,8 @@ def _float32_cases():
             marks = []
             if spec.name == "triplet_margin_loss" and np.isinf(value):
                 marks.append(known_failure(TRIPLET_INFINITE_ANCHOR))
+            if spec.name == "categorical_hinge" and value == np.inf:
+                marks.append(known_failure(CATEGORICAL_HINGE_SOFT_TARGETS))
             yield pytest.param(spec, value, id=f"{spec.name}-{value:g}", marks=marks)
 
 

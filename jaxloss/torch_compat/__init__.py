@@ -17,8 +17,26 @@ rule with a gather as its core).
   :func:`jaxloss.softmax_cross_entropy_with_integer_labels`; class probabilities,
   :func:`jaxloss.softmax_cross_entropy`
 * ``nll_loss``, ``NLLLoss``: ``-input[n, y_n]`` through the native front end
+* ``kl_div``, ``KLDivLoss``; ``poisson_nll_loss``, ``PoissonNLLLoss``;
+  ``gaussian_nll_loss``, ``GaussianNLLLoss``: the divergences and likelihoods
+  (``jaxloss.torch_compat._divergences``)
+* ``soft_margin_loss``, ``SoftMarginLoss``: :func:`jaxloss.soft_margin`
+* ``hinge_embedding_loss``, ``HingeEmbeddingLoss``: :func:`jaxloss.hinge_embedding`
+* ``margin_ranking_loss``, ``MarginRankingLoss``: :func:`jaxloss.margin_ranking`
+* ``multi_margin_loss``, ``MultiMarginLoss``: :func:`jaxloss.multi_margin`
+* ``multilabel_margin_loss``, ``MultiLabelMarginLoss``: :func:`jaxloss.multilabel_margin`
+  (torch's padded index lists become multi-hot rows)
+* ``multilabel_soft_margin_loss``, ``MultiLabelSoftMarginLoss``:
+  :func:`jaxloss.multilabel_soft_margin`
+* ``cosine_embedding_loss``, ``CosineEmbeddingLoss``: :func:`jaxloss.cosine_embedding`
+* ``triplet_margin_loss``, ``TripletMarginLoss``, ``triplet_margin_with_distance_loss``,
+  ``TripletMarginWithDistanceLoss``, ``pairwise_distance``: the metric losses
+* ``ctc_loss``, ``CTCLoss``: :func:`jaxloss.ctc_loss`, torch's ``[T, N, C]`` layout
+* ``linear_cross_entropy``, ``LinearCrossEntropyLoss``:
+  :func:`jaxloss.linear_softmax_cross_entropy`
 
-Translations, all in the helpers below:
+Each submodule's adapters say where they differ from torch. Translations shared by
+every adapter, all in ``jaxloss.torch_compat._basic``:
 
 * ``size_average`` and ``reduce`` win over ``reduction`` when either is not None and
   map to it as ``torch.nn._reduction.legacy_get_string`` does, with the same
