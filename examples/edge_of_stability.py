@@ -185,15 +185,16 @@ def train(
 def format_table(runs: list[Run], budget: int) -> str:
     """The markdown table the README quotes."""
     lines = [
-        "| loss | lr | 2/lr | max sharpness | final sharpness (last 10%) | "
+        "| loss | lr | 2/lr | initial sharpness | max sharpness | final sharpness (last 10%) | "
         "steps to 99% train accuracy |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for run in runs:
         reached = f"not in {budget}" if run.steps_to_target is None else str(run.steps_to_target)
         lines.append(
             f"| {run.loss} | {run.learning_rate:g} | {run.threshold:.3g} | "
-            f"{run.sharpness.max():.3g} | {run.final_sharpness:.3g} | {reached} |"
+            f"{run.sharpness[0]:.3g} | {run.sharpness.max():.3g} | "
+            f"{run.final_sharpness:.3g} | {reached} |"
         )
     return "\n".join(lines)
 

@@ -81,7 +81,7 @@ def test_edge_of_stability_example_runs_small(tmp_path, capsys):
             # Gradient descent below 2 / lr from the start lowers the loss.
             assert run.losses[-1] < run.losses[0]
     table = capsys.readouterr().out
-    assert table.startswith("| loss | lr | 2/lr | max sharpness |")
+    assert table.startswith("| loss | lr | 2/lr | initial sharpness | max sharpness |")
     assert table.count("\n| mse |") + table.count("\n| cross_entropy |") == sum(
         len(runs) for runs in results.values()
     )
