@@ -57,22 +57,28 @@ def fused(hidden: jax.Array, weight: jax.Array, labels: jax.Array) -> jax.Array:
 def third_party() -> dict[str, Loss | str]:
     """jax-cce's and tokamax's losses where importable, else why not (a string)."""
     found: dict[str, Loss | str] = {}
-    if importlib.util.find_spec("cut_cross_entropy") is None:
+    if importlib.util.find_spec("jax_cce") is None:
         found["jax-cce"] = "not installed (pip install jax-cce)"
     else:
-        from cut_cross_entropy import linear_cross_entropy as cce  # type: ignore[import-not-found]
+        from jax_cce import linear_cross_entropy as cce  # type: ignore[import-not-found]
 
-        # jax-cce takes the classifier as [V, D].
+        # jax-cce takes the classifier as [V, D]; its own default chunk size (4096).
         found["jax-cce"] = lambda hidden, weight, labels: cce(hidden, weight.T, labels)
     if importlib.util.find_spec("tokamax") is None:
         found["tokamax"] = "not installed (pip install tokamax)"
     else:
         import tokamax  # type: ignore[import-not-found]
+        from absl import flags  # type: ignore[import-not-found]
+
+        # tokamax reads absl flags, which would otherwise parse this script's arguments.
+        if not flags.FLAGS.is_parsed():
+            flags.FLAGS.mark_as_parsed()
 
         function = getattr(tokamax, "linear_softmax_cross_entropy_loss", None)
         if function is None:
             found["tokamax"] = "this tokamax has no linear_softmax_cross_entropy_loss"
         else:
+            # Its default implementation: the XLA one off TPU (the Pallas kernel is TPU-only).
             found["tokamax"] = lambda hidden, weight, labels: function(
                 hidden, labels, weight, reduction="mean"
             )
@@ -93,8 +99,13 @@ def _describe(error: Exception) -> str:
     return text[:160]
 
 
-def rows(quick: bool, gpu: bool = False, budget_s: float | None = None) -> list[dict[str, Any]]:
-    """One row per shape and candidate: temporary bytes and seconds, and their ratios."""
+def rows(
+    quick: bool, gpu: bool = False, budget_s: float | None = None, rounds: int = 50
+) -> list[dict[str, Any]]:
+    """One row per shape and candidate: temporary bytes and seconds, and their ratios.
+
+    ``rounds`` caps the interleaved timing rounds (``compare_seconds``'s ``most``).
+    """
     shapes = GPU_SHAPES if gpu else QUICK_SHAPES if quick else CPU_SHAPES
     dtype = jnp.bfloat16 if gpu else jnp.float32
     budget = budget_s if budget_s is not None else 0.3 if quick else 20.0
@@ -127,7 +138,7 @@ def rows(quick: bool, gpu: bool = False, budget_s: float | None = None) -> list[
                 for name, executable in compiled.items()
             },
             budget_s=budget,
-            most=50,
+            most=rounds,
         )
         for name, seconds in timings.items():
             outcome[name]["seconds"] = seconds
@@ -236,10 +247,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--quick", action="store_true", help="small shapes, short timings")
     parser.add_argument("--gpu", action="store_true", help="the GPU shapes, bfloat16")
     parser.add_argument("--budget", type=float, default=None, help="seconds of timing per shape")
+    parser.add_argument("--rounds", type=int, default=50, help="at most this many timing rounds")
     parser.add_argument("--json", help="also write every number to this file")
     arguments = parser.parse_args(argv)
     report = {
-        "speed_and_memory": rows(arguments.quick, arguments.gpu, arguments.budget),
+        "speed_and_memory": rows(
+            arguments.quick, arguments.gpu, arguments.budget, arguments.rounds
+        ),
         "precision": precision_rows(arguments.quick),
     }
     print(table(report["speed_and_memory"]))

@@ -57,20 +57,21 @@ SCRIPT = textwrap.dedent(
         with jax.set_mesh(mesh):
             split = jax.device_put(weight, NamedSharding(mesh, PartitionSpec(None, "vocab")))
             split_bias = jax.device_put(bias, NamedSharding(mesh, PartitionSpec("vocab")))
-            # Named explicitly, under jit: the way a training step calls it.
+            if axis_type == AxisType.Explicit:
+                # Detected from the weight's type, under grad and jvp too.
+                check(results(hidden, split, split_bias), single, "explicit axes, detected")
+                continue
+            # Named, under jit: the way a training step calls it.
             step = jax.jit(lambda h, w, b: results(h, w, b, vocab_axis="vocab", mesh=mesh))
             sharded = step(hidden, split, split_bias)
-            check(sharded, single, f"{axis_type}, vocab_axis under jit")
+            check(sharded, single, "vocab_axis under jit")
             assert sharded[2].sharding.spec == PartitionSpec(None, "vocab"), sharded[2].sharding
             program = step.lower(hidden, split, split_bias).compile().as_text()
             assert "all-gather" not in program
             assert "all-reduce" in program
-            # Detected from the weight's sharding.
-            if axis_type == AxisType.Explicit:
-                check(results(hidden, split, split_bias), single, "explicit axes, detected")
-            else:
-                value = loss(hidden, split, split_bias)
-                np.testing.assert_allclose(value, single[0], rtol=2e-5)
+            # Detected from a concrete weight's NamedSharding.
+            value = loss(hidden, split, split_bias)
+            np.testing.assert_allclose(value, single[0], rtol=2e-5)
     print("sharded equals single-device")
     """
 )
