@@ -52,6 +52,11 @@ CATEGORICAL_HINGE_SOFT_TARGETS = (
     "targets are exact"
 )
 
+POISSON_RATE_ZERO_FLOAT16_GRADIENT = (
+    "at a rate of 0 the gradient -t / (rate + eps) is -t / 1e-8 (torch's eps), -5e8 / N "
+    "here, beyond float16's largest number 65504: inf is the correctly rounded result"
+)
+
 
 def known_failure(reason: str) -> pytest.MarkDecorator:
     """A strict xfail that only an assertion (a NaN or inf asserted away) satisfies."""
@@ -133,6 +138,8 @@ def _half_precision_cases():
                 marks = []
                 if spec.domain == "probability" and dtype == jnp.float16 and value in (0, 1):
                     marks.append(known_failure(BCE_FLOAT16_GRADIENT))
+                if spec.name == "poisson_nll_with_rates" and dtype == jnp.float16 and value == 0:
+                    marks.append(known_failure(POISSON_RATE_ZERO_FLOAT16_GRADIENT))
                 name = jnp.dtype(dtype).name
                 yield pytest.param(
                     spec, dtype, value, id=f"{spec.name}-{name}-{value:g}", marks=marks
