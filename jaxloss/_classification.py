@@ -1120,7 +1120,9 @@ def _focal_terms(surprisal: jax.Array, probabilities: jax.Array, gamma: jax.Arra
     modulating = complement**gamma
     safe_complement = jnp.where(complement == 0, 1, complement)
     ratio = jnp.where(complement == 0, 1, surprisal / safe_complement)
-    weight = modulating * (gamma * times(probabilities, ratio) + 1)
+    # modulating + ..., not modulating * (... + 1): XLA's CPU backend would store the
+    # broadcast 1 as an [N, C] array.
+    weight = modulating + gamma * modulating * times(probabilities, ratio)
     return complement, modulating, weight, safe_complement
 
 
