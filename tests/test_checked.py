@@ -166,6 +166,7 @@ def test_bad_input_raises_naming_argument_index_and_value(spec, case):
     assert f"jaxloss.checked({spec.name}): {case.argument} " in str(raised.value)
 
 
+@pytest.mark.slow  # the same rules as the unmapped test, one more compilation per loss
 @pytest.mark.parametrize(("spec", "case"), BAD_CASES, ids=BAD_IDS)
 def test_bad_input_raises_under_vmap(spec, case):
     # Slice 0 is valid, slice 1 holds the bad value; the index is into one slice.
@@ -194,6 +195,7 @@ def test_valid_inputs_give_exactly_the_unchecked_value(spec):
     )
 
 
+@pytest.mark.slow  # vmap of the checked loss; the bad-value rules are tested unmapped
 @by_name
 def test_valid_inputs_under_vmap_match_the_unchecked_loss(spec):
     # Two slices, as in the bad-input test, so the compiled function is shared.

@@ -146,6 +146,7 @@ def _half_precision_cases():
                 )
 
 
+@pytest.mark.slow  # two more dtypes per loss; the float32 extremes run by default
 @pytest.mark.parametrize(("spec", "dtype", "value"), list(_half_precision_cases()))
 def test_half_precision_extremes(spec, dtype, value):
     first, *others = extreme_inputs(spec, value, dtype)

@@ -94,6 +94,7 @@ CASES = [
 ]
 
 
+@pytest.mark.slow  # 10^6-element inputs per loss; the accumulation rule itself is shared
 @pytest.mark.parametrize(("spec", "dtype_name", "variant"), CASES)
 def test_reduced_half_precision_loss_matches_float64_on_the_same_inputs(spec, dtype_name, variant):
     for reduction in REDUCTIONS:

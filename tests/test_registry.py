@@ -73,6 +73,7 @@ def weights_and_mask(spec: LossSpec, shape, dtype, seed=1):
     return weights, jnp.asarray(kept.reshape(unreduced_shape))
 
 
+@pytest.mark.slow  # eager op-by-op execution: the costliest call per loss, jit is the path
 @by_name
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_jit_equals_no_jit(spec, reduction):
@@ -347,6 +348,7 @@ def test_value_and_gradient_match_the_textbook_formula_in_float64(spec, reductio
     assert float64_battery(spec)["plain"][reduction]["value"][0].dtype == np.float64
 
 
+@pytest.mark.slow  # the float64 battery checks second order against the reference exactly
 @by_name
 def test_second_order_gradients_by_finite_differences(spec):
     with jax.enable_x64(True):
