@@ -178,6 +178,7 @@ def test_bad_input_raises_under_vmap(spec, case):
         jax.vmap(checked(spec.loss))(first, second, *more, **options)
 
 
+@pytest.mark.slow  # valid values pass unchanged: the bad-value tests call the same compiled checks
 @by_name
 def test_valid_inputs_give_exactly_the_unchecked_value(spec):
     first, second, more, options = split(spec, valid_arguments(spec))
@@ -208,6 +209,7 @@ def test_valid_inputs_under_vmap_match_the_unchecked_loss(spec):
     )
 
 
+@pytest.mark.slow  # the gradient twin shares the loss's rules and checks
 @by_name
 def test_checked_closed_form_gradient_equals_unchecked_and_rejects_bad_values(spec):
     first, second, more, options = split(spec, valid_arguments(spec))
