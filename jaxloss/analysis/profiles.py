@@ -57,6 +57,15 @@ def has_classes(spec: Any) -> bool:
     return spec.target_kind in ("class_probabilities", "labels")
 
 
+def profileable(spec: Any) -> bool:
+    """Whether one logit (or one class's logit) moving along a grid is a profile of the loss.
+
+    Not so for per-example losses over a feature axis (a cosine or a triplet of
+    embeddings) or losses of more than two inputs.
+    """
+    return not spec.more_inputs and (has_classes(spec) or not spec.per_example)
+
+
 def check_grid(logits: ArrayLike) -> np.ndarray:
     grid = np.asarray(logits, np.float64)
     if grid.ndim != 1 or grid.size == 0:
@@ -90,6 +99,11 @@ def gradient_profile(
       [0.0, 0.5, 1.0]
     """
     spec = resolve(loss)
+    if not profileable(spec):
+        raise ValueError(
+            f"loss {spec.name!r} has no profile along one logit: it compares whole "
+            "vectors or takes more than two inputs"
+        )
     grid = check_grid(logits)
     with jax.enable_x64(True):
         first, second = _inputs(spec, jnp.asarray(grid), target, class_index, num_classes)
