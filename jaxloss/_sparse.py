@@ -17,6 +17,7 @@ label's score leads the others by 1.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -302,8 +303,9 @@ def make_fenchel_young_loss(
       ``fenchel_young_loss(scores, targets, *args, reduction="mean", weights=None,
       where=None, **kwargs)``: ``scores`` and ``targets`` ``[..., C]``, the extra
       arguments passed on to ``max_fun`` (held constant: differentiating with respect
-      to them raises), ``weights`` and ``where`` over ``[...]``.
-      ``reduction="none"`` returns optax's per-example values.
+      to them raises; arrays among them are traced, anything else is compiled in and
+      must be hashable), ``weights`` and ``where`` over ``[...]``. One ``jit`` call, as
+      every jaxloss loss. ``reduction="none"`` returns optax's per-example values.
 
     Example:
       >>> import jax, jax.numpy as jnp, jaxloss
@@ -313,23 +315,19 @@ def make_fenchel_young_loss(
       Array(0.169..., dtype=float32)
     """
 
-    def fenchel_young_loss(
-        scores: ArrayLike,
-        targets: ArrayLike,
-        *args: Any,
-        reduction: Reduction = "mean",
-        weights: ArrayLike | None = None,
-        where: ArrayLike | None = None,
-        **kwargs: Any,
+    def one_max(vector: jax.Array, args: tuple[Any, ...], kwargs: dict[str, Any]) -> jax.Array:
+        return jnp.asarray(max_fun(vector, *args, **kwargs))
+
+    def one_argmax(vector: jax.Array, args: tuple[Any, ...], kwargs: dict[str, Any]) -> jax.Array:
+        if argmax_fun is None:
+            return jax.grad(one_max)(vector, args, kwargs)
+        return jnp.asarray(argmax_fun(vector, *args, **kwargs))
+
+    @functools.partial(jax.jit, static_argnames=("reduction", "static_arguments"))
+    def compiled(
+        scores, targets, weights, where, dynamic_arguments, *, reduction, static_arguments
     ) -> jax.Array:
-        _checks.check_reduction(reduction)
-        if weights is not None:
-            check_array_range(
-                "weights",
-                weights,
-                lambda values: np.isfinite(values) & (values >= 0),
-                "must be finite and non-negative",
-            )
+        args, kwargs = _merge_arguments(dynamic_arguments, static_arguments)
         scores_array = _checks.as_array("scores", scores)
         targets_array = _checks.as_array("targets", targets)
         _checks.check_floating("scores", scores_array)
@@ -357,16 +355,8 @@ def make_fenchel_young_loss(
             first = jnp.where(where_array[..., None], first, 0.5)
             second = jnp.where(where_array[..., None], second, 0.5)
 
-        def one_max(vector: jax.Array) -> jax.Array:
-            return jnp.asarray(max_fun(vector, *args, **kwargs))
-
-        def one_argmax(vector: jax.Array) -> jax.Array:
-            if argmax_fun is None:
-                return jax.grad(one_max)(vector)
-            return jnp.asarray(argmax_fun(vector, *args, **kwargs))
-
-        maxima = jnp.vectorize(one_max, signature="(n)->()")
-        argmaxima = jnp.vectorize(one_argmax, signature="(n)->(n)")
+        maxima = jnp.vectorize(lambda z: one_max(z, args, kwargs), signature="(n)->()")
+        argmaxima = jnp.vectorize(lambda z: one_argmax(z, args, kwargs), signature="(n)->(n)")
 
         @jax.custom_jvp
         def core(z: jax.Array, y: jax.Array) -> jax.Array:
@@ -393,4 +383,68 @@ def make_fenchel_young_loss(
             none_dtype=scores_array.dtype,
         )
 
+    def fenchel_young_loss(
+        scores: ArrayLike,
+        targets: ArrayLike,
+        *args: Any,
+        reduction: Reduction = "mean",
+        weights: ArrayLike | None = None,
+        where: ArrayLike | None = None,
+        **kwargs: Any,
+    ) -> jax.Array:
+        _checks.check_reduction(reduction)
+        if weights is not None:
+            check_array_range(
+                "weights",
+                weights,
+                lambda values: np.isfinite(values) & (values >= 0),
+                "must be finite and non-negative",
+            )
+        dynamic_arguments, static_arguments = _split_arguments(args, kwargs)
+        return compiled(
+            scores,
+            targets,
+            weights,
+            where,
+            dynamic_arguments,
+            reduction=reduction,
+            static_arguments=static_arguments,
+        )
+
     return fenchel_young_loss
+
+
+def _is_array(value: Any) -> bool:
+    return isinstance(value, jax.Array | np.ndarray | np.generic)
+
+
+def _split_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]):
+    """The max-function's extra arguments: arrays traced, everything else static.
+
+    As jaxloss's hyper-parameters are, a Python number (or any hashable non-array) is
+    compiled in, and an array stays dynamic. The static part records where each
+    dynamic array goes back.
+    """
+    named = sorted(kwargs.items())
+    array_positions = tuple(index for index, value in enumerate(args) if _is_array(value))
+    array_names = tuple(name for name, value in named if _is_array(value))
+    dynamic = (
+        tuple(args[index] for index in array_positions),
+        tuple(kwargs[name] for name in array_names),
+    )
+    static = (
+        len(args),
+        tuple((index, value) for index, value in enumerate(args) if not _is_array(value)),
+        tuple((name, value) for name, value in named if not _is_array(value)),
+        array_positions,
+        array_names,
+    )
+    return dynamic, static
+
+
+def _merge_arguments(dynamic, static) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    count, static_positional, static_named, array_positions, array_names = static
+    positional_arrays, named_arrays = dynamic
+    values = dict(static_positional) | dict(zip(array_positions, positional_arrays, strict=True))
+    named = dict(static_named) | dict(zip(array_names, named_arrays, strict=True))
+    return tuple(values[index] for index in range(count)), named

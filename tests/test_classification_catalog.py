@@ -163,9 +163,15 @@ def _parity_id(case) -> str:
     return name + "".join(f"-{key}={value}" for key, value in options.items())
 
 
-def _finite_gradients(function, first, second, real_targets):
+def _value_and_gradients(function, real_targets):
+    """One compiled program: the per-example values and the gradients of their sum."""
     arguments = (0, 1) if real_targets else (0,)
-    return jax.grad(lambda x, y: jnp.sum(function(x, y)), argnums=arguments)(first, second)
+
+    def both(first, second):
+        gradients = jax.grad(lambda x, y: jnp.sum(function(x, y)), argnums=arguments)(first, second)
+        return function(first, second), gradients
+
+    return jax.jit(both)
 
 
 @pytest.mark.parametrize("case", PARITY, ids=[_parity_id(case) for case in PARITY])
@@ -176,9 +182,9 @@ def test_values_and_gradients_equal_optax_in_float64(case):
         real_targets = second.dtype.kind == "f"
         second = jnp.asarray(second, jnp.float64 if real_targets else jnp.int32)
         ours, theirs = _ours(name, **options), _theirs(optax_function, **optax_options)
-        np.testing.assert_allclose(ours(first, second), theirs(first, second), rtol=1e-12)
-        ours_gradients = _finite_gradients(ours, first, second, real_targets)
-        theirs_gradients = _finite_gradients(theirs, first, second, real_targets)
+        our_value, ours_gradients = _value_and_gradients(ours, real_targets)(first, second)
+        their_value, theirs_gradients = _value_and_gradients(theirs, real_targets)(first, second)
+        np.testing.assert_allclose(our_value, their_value, rtol=1e-12)
         for argument, (mine, optaxs) in enumerate(
             zip(ours_gradients, theirs_gradients, strict=True)
         ):
@@ -269,7 +275,7 @@ def test_where_optax_gives_nan_jaxloss_gives_the_limit():
         ):
             # optax's simplex projection divides by an integer range.
             with jax.numpy_dtype_promotion("standard"):
-                assert jnp.isnan(getattr(optax.losses, name)(row, target)[0]), name
+                assert jnp.isnan(jax.jit(getattr(optax.losses, name))(row, target)[0]), name
             assert getattr(jaxloss, name)(row, target) == 0, name
             np.testing.assert_array_equal(getattr(jaxloss.gradients, name)(row, target), 0)
         # A -inf logit with target 0: optax's softmax_cross_entropy gives NaN (0 * -inf).
@@ -393,7 +399,8 @@ def test_sigmoid_focal_is_finite_to_second_order_at_optax_extreme_logits():
     # is unbounded; here also the closed-form Hessian, and float32.
     logits = jnp.asarray(OPTAX_EXTREME_LOGITS, jnp.float32)
     labels = jnp.asarray(OPTAX_EXTREME_LABELS, jnp.float32)
-    for gamma in (0.25, 0.5, 2.0):
+    # Arrays, not Python numbers: one compilation for the three exponents.
+    for gamma in (jnp.float32(0.25), jnp.float32(0.5), jnp.float32(2.0)):
         value = jaxloss.sigmoid_focal_loss(logits, labels, gamma=gamma, reduction="sum")
         gradient = jaxloss.gradients.sigmoid_focal_loss(logits, labels, gamma=gamma)
         hessian = jaxloss.hessians.sigmoid_focal_loss(logits, labels, gamma=gamma)
@@ -600,7 +607,10 @@ def test_z_loss_value_gradient_and_hessian():
         expected_gradient = 2 * coefficient * _log_sum_exp(LOGITS)[:, None] * softmax
         np.testing.assert_allclose(jax.grad(ours)(logits), expected_gradient, rtol=1e-12)
         np.testing.assert_allclose(
-            jax.hessian(ours)(logits), jax.hessian(textbook)(logits), rtol=1e-10, atol=1e-14
+            jax.jit(jax.hessian(ours))(logits),
+            jax.jit(jax.hessian(textbook))(logits),
+            rtol=1e-10,
+            atol=1e-14,
         )
         # The coefficient's derivative, and the other class axis.
         np.testing.assert_allclose(

@@ -20,6 +20,7 @@ from jax.scipy.special import logsumexp
 from optax import projections
 
 import jaxloss
+from tests.formulas.sparse import _sparsemax_threshold
 
 
 def _standard_promotion(function):
@@ -60,17 +61,21 @@ def _optax_binary_reference(label, logit):
     return (scores + 1.0) ** 2 / 4
 
 
-def _gradients(function, first, second, argnums):
-    return jax.grad(lambda x, y: jnp.sum(function(x, y)), argnums=argnums)(first, second)
+def _value_and_gradients(function, argnums):
+    """One compiled program: the per-example values and the gradients of their sum."""
+
+    def both(first, second):
+        gradients = jax.grad(lambda x, y: jnp.sum(function(x, y)), argnums=argnums)(first, second)
+        return function(first, second), gradients
+
+    return jax.jit(both)
 
 
 def _assert_parity(ours, theirs, first, second, argnums):
-    np.testing.assert_allclose(ours(first, second), theirs(first, second), rtol=1e-12, atol=1e-15)
-    for mine, optaxs in zip(
-        _gradients(ours, first, second, argnums),
-        _gradients(theirs, first, second, argnums),
-        strict=True,
-    ):
+    our_value, our_gradients = _value_and_gradients(ours, argnums)(first, second)
+    their_value, their_gradients = _value_and_gradients(theirs, argnums)(first, second)
+    np.testing.assert_allclose(our_value, their_value, rtol=1e-12, atol=1e-15)
+    for mine, optaxs in zip(our_gradients, their_gradients, strict=True):
         np.testing.assert_allclose(mine, optaxs, rtol=1e-10, atol=1e-14)
 
 
@@ -201,10 +206,16 @@ def test_multiclass_sparsemax_leading_axes_masked_classes_and_limits():
 # make_fenchel_young_loss
 
 
+def _sparsemax(scores):
+    # Martins & Astudillo's sort-based sparsemax, max(z - tau, 0), from the test formulas.
+    threshold, _ = _sparsemax_threshold(scores, jnp)
+    return jnp.maximum(scores - threshold, 0.0)
+
+
 def _sparsemax_max(scores):
     # The conjugate of the Gini negentropy: Omega*(z) = p . z - |p|^2 / 2 + 1/2 with
     # p = sparsemax(z) (Blondel et al. 2020, sec. 4.3).
-    p = projection_simplex(scores)
+    p = _sparsemax(scores)
     return jnp.dot(p, scores) - jnp.dot(p, p) / 2 + 0.5
 
 
@@ -250,7 +261,7 @@ def test_fenchel_young_from_sparsemax_is_the_multiclass_sparsemax_loss():
         scores, labels = jnp.asarray(SCORES), jnp.asarray(LABELS)
         one_hot = jax.nn.one_hot(labels, 5, dtype=jnp.float64)
         expected = jaxloss.multiclass_sparsemax_loss(scores, labels, reduction="none")
-        closed_form = jaxloss.make_fenchel_young_loss(_sparsemax_max, argmax_fun=projection_simplex)
+        closed_form = jaxloss.make_fenchel_young_loss(_sparsemax_max, argmax_fun=_sparsemax)
         autodiff = jaxloss.make_fenchel_young_loss(_sparsemax_max)
         for loss in (closed_form, autodiff):
             np.testing.assert_allclose(loss(scores, one_hot, reduction="none"), expected, 1e-12)
