@@ -74,12 +74,15 @@ def checked(loss_fn: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
     checked. The rules:
 
     * first argument: ``"real"`` domain, finite; ``"probability"``, in ``[0, 1]``;
+      ``"positive"``, finite and non-negative; ``"log_probability"``, at most 0;
       ``"logit"``, not NaN, and ``±inf`` only where the loss is defined, i.e. where
       its unreduced value is not NaN (the sigmoid losses at any target, a softmax
-      cross-entropy at a ``-inf`` logit of a class with target 0);
-    * second argument: ``"real"`` targets finite; ``"probability"`` targets in
-      ``[0, 1]``; ``"class_probabilities"`` finite and non-negative; ``"labels"`` in
-      ``[0, C)`` for ``C`` classes;
+      cross-entropy at a ``-inf`` logit of a class with target 0 or at a single
+      ``+inf`` logit);
+    * second argument and any after it: ``"real"`` targets finite; ``"probability"``
+      targets in ``[0, 1]``; ``"class_probabilities"``, ``"positive"`` and ``"count"``
+      finite and non-negative; ``"sign"`` -1 or 1; ``"labels"`` in ``[0, C)`` for
+      ``C`` classes;
     * ``weights`` and ``class_weights`` finite and non-negative; each
       hyper-parameter in the interval its loss's definition gives (``pos_weight`` in
       ``[0, inf)``, ``label_smoothing`` in ``[0, 1]``, ``delta`` in ``(0, inf)``, ...),

@@ -280,13 +280,17 @@ def test_softmax_accepts_minus_inf_at_masked_classes_and_rejects_plus_inf(name):
     expected = loss(logits, targets)
     assert jnp.isfinite(expected)
     np.testing.assert_array_equal(checked(loss)(logits, targets), expected)
+    # One +inf logit, on the label's class: the loss has its limit, 0 for that example.
+    one_plus_inf = checked(loss)(logits.at[1, 2].set(np.inf), targets, reduction="none")
+    assert one_plus_inf[1] == 0
+    # Two +inf logits in one example: no limit, so checked mode refuses them.
     with pytest.raises(
         checkify.JaxRuntimeError,
         match=re.escape(
-            "logits may be infinite only where the loss is defined; got logits[1, 2] = inf"
+            "logits may be infinite only where the loss is defined; got logits[1, 1] = inf"
         ),
     ):
-        checked(loss)(logits.at[1, 2].set(np.inf), targets)
+        checked(loss)(logits.at[1, 1:].set(np.inf), targets)
     with pytest.raises(checkify.JaxRuntimeError, match=re.escape("logits[1, 0] = -inf")):
         # A row with every logit at -inf has no softmax.
         checked(loss)(logits.at[1].set(-np.inf), targets)
