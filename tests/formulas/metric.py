@@ -35,9 +35,9 @@ def cosine_embedding(input1, input2, target, *, xp: ModuleType, **options):
     cosine = xp.sum(input1 * input2, axis=-1) / xp.sqrt(
         (xp.sum(input1**2, axis=-1) + 1e-12) * (xp.sum(input2**2, axis=-1) + 1e-12)
     )
-    return xp.where(
-        target == 1, 1 - cosine, xp.where(target == -1, xp.maximum(cosine - margin, 0), 0)
-    )
+    # (1 + y)/2 (1 - cos) + (1 - y)/2 max(0, cos - margin): torch's two cases at y = +-1,
+    # and differentiable in y, as jaxloss's definition is.
+    return (1 + target) / 2 * (1 - cosine) + (1 - target) / 2 * xp.maximum(cosine - margin, 0)
 
 
 FORMULAS["triplet_margin_loss"] = triplet_margin_loss
