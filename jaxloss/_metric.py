@@ -460,7 +460,7 @@ COSINE_EMBEDDING = LossDefinition(
       >>> import jax.numpy as jnp, jaxloss
       >>> jaxloss.gradients.cosine_embedding(
       ...     jnp.array([[1.0, 0.0]]), jnp.array([[1.0, 1.0]]), jnp.array([1.0]))
-      Array([[ 0.      , -0.70...]], dtype=float32)
+      Array([[-0.        , -0.70710677]], dtype=float32)
     """,
     hessian_doc=r"""
     Per-example Hessian of :func:`jaxloss.cosine_embedding` w.r.t. ``input1``.
@@ -473,8 +473,8 @@ COSINE_EMBEDDING = LossDefinition(
       >>> import jax.numpy as jnp, jaxloss
       >>> jaxloss.hessians.cosine_embedding(
       ...     jnp.array([[1.0, 0.0]]), jnp.array([[0.0, 1.0]]), jnp.array([1.0]))
-      Array([[[0., 1.],
-              [1., 0.]]], dtype=float32)
+      Array([[[-0.,  1.],
+              [ 1., -0.]]], dtype=float32)
     """,
 )
 

@@ -157,7 +157,9 @@ def _per_class(
         # optax's weights: 1 / (T_c^2 + 1e-7) over the whole batch, rescaled to sum to C.
         frequencies = jnp.sum(values, axis=tuple(range(values.ndim - 1)))
         inverse = 1 / (frequencies**2 + _GENERALIZED_DICE_EPSILON)
-        loss = loss * (inverse / jnp.sum(inverse) * inverse.shape[0])
+        class_weights = inverse / jnp.sum(inverse) * inverse.shape[0]
+        # Spelled out to the loss's [batch, C]: no implicit rank promotion.
+        loss = loss * jnp.broadcast_to(class_weights, loss.shape)
     if ignore_background and loss.shape[-1] > 1:
         loss = loss[..., 1:]
     return loss
