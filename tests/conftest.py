@@ -26,7 +26,7 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 @pytest.fixture
 def optimized_compilation():
     """XLA's full optimisation for the test's own compilations."""
-    previous = jax.config.jax_disable_most_optimizations
+    previous = jax.config.read("jax_disable_most_optimizations")
     jax.config.update("jax_disable_most_optimizations", False)
     yield
     jax.config.update("jax_disable_most_optimizations", previous)
