@@ -842,8 +842,10 @@ def _rescaled_square(logits: jax.Array, labels: jax.Array, k: jax.Array, m: jax.
     label_logit = _gather(logits, labels)
     squares = jnp.sum(jnp.square(logits), axis=-1)
     total = squares - jnp.square(label_logit) + k * jnp.square(label_logit - m)
-    # An infinite label logit makes the loss infinite; the subtraction would give inf - inf.
-    total = jnp.where(jnp.isinf(label_logit), jnp.inf, total)
+    # Where the sum of squares overflows (|z_y| > 1.8e19 in float32, say), the
+    # subtraction would give inf - inf = NaN: the loss is inf there (exact unless k is
+    # small enough to bring k (z_y - m)^2 back below the dtype's largest number).
+    total = jnp.where(jnp.isinf(squares), jnp.inf, total)
     value = nan_outside_classes(total / num_classes, labels, num_classes)
     one_hot_rows = _one_hot(labels, num_classes, logits.dtype)
     factor = 1 + (k - 1) * one_hot_rows

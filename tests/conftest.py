@@ -5,11 +5,17 @@ Warnings are turned into errors in pyproject.toml (``filterwarnings = ["error"]`
 The suite's cost is XLA compiling thousands of small programs, each run once or twice,
 so XLA's backend optimisations (LLVM's optimisation level and its expensive passes) are
 off: about a quarter less CPU time. XLA's HLO passes (fusion, algebraic simplification)
-still run, so the numerics tested are the ones users get. Tests that measure compiled
-programs (``test_memory``) turn them back on with the ``optimized_compilation``
-fixture. ``JAX_DISABLE_MOST_OPTIMIZATIONS=0 pytest`` runs the whole suite optimised;
-the setting is an environment variable so that the command-line tests' subprocesses
-inherit it.
+still run, but the numerics at overflow can differ between the levels (one loss gave
+NaN unoptimised and inf optimised), so the tests of compiled programs' memory
+(``test_memory``) and of every loss at extreme inputs (``test_extremes``) turn them back
+on with the ``optimized_compilation`` fixture. ``JAX_DISABLE_MOST_OPTIMIZATIONS=0
+pytest`` runs the whole suite optimised; the setting is an environment variable so that
+the command-line tests' subprocesses inherit it.
+
+Hypothesis draws 4 examples per property test by default (each distinct draw compiles
+again, so the examples are the cost); ``pytest --hypothesis-profile=thorough`` draws
+12, as the slow tier's thoroughness for the property tests. Draws are derandomized, so
+a run repeats exactly.
 """
 
 import os
@@ -18,6 +24,11 @@ os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 
 import jax  # after the environment variable it reads
 import pytest
+from hypothesis import settings
+
+settings.register_profile("jaxloss", max_examples=4, deadline=None, derandomize=True, database=None)
+settings.register_profile("thorough", parent=settings.get_profile("jaxloss"), max_examples=12)
+settings.load_profile("jaxloss")
 
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_numpy_rank_promotion", "raise")

@@ -48,7 +48,9 @@ PROPERTY_LOSSES = (
 SPECS = [LOSSES[name] for name in PROPERTY_LOSSES]
 # Rows by columns; a class loss reads 4 examples of 3 classes.
 SHAPE = (4, 3)
-SETTINGS = settings(max_examples=12, deadline=None, derandomize=True, database=None)
+# Examples per test: the profile's (tests/conftest.py: 4, or 12 with
+# --hypothesis-profile=thorough), derandomized.
+SETTINGS = settings()
 
 
 def by_name(function):
@@ -388,7 +390,7 @@ REDUCTIONS = st.sampled_from(["mean", "sum", "none"])
 
 
 @by_name
-@settings(max_examples=12, deadline=None, derandomize=True, database=None)
+@SETTINGS
 @given(data=st.data(), reduction=REDUCTIONS)
 def test_value_and_derivatives_match_the_reference_at_drawn_values(spec, data, reduction):
     first, second, kwargs = data.draw(calls(spec), label="call")
@@ -684,7 +686,7 @@ def tolerance(dtype) -> float:
 
 
 @by_name
-@settings(max_examples=10, deadline=None, derandomize=True, database=None)
+@SETTINGS
 @given(data=st.data())
 def test_fuzzed_calls_match_the_reference_or_raise_the_documented_error(spec, data):
     first, second, kwargs, defect = data.draw(fuzzed_calls(spec), label="call")
