@@ -16,8 +16,9 @@ the reference for one loss (values and gradients for each reduction and both inp
 variants; forward mode, Hessians, other partials and Hessian-vector products under
 "mean") is computed by one ``jax.jit`` program, once per loss (:func:`float64_battery`),
 and the named tests below read their part of it. The slow tier's full battery repeats
-forward mode at every reduction and second order under "none" too. Run eagerly, the same work costs about five times the
-CPU time. The tests of one loss share an xdist group, so one worker computes it.
+forward mode at every reduction and second order under "none" too. Run eagerly, the
+same work costs about five times the CPU time. The tests of one loss share an xdist
+group, so one worker computes it.
 """
 
 from __future__ import annotations
@@ -108,6 +109,11 @@ def extreme_inputs(spec: LossSpec, value: float):
     return first, second, *more
 
 
+# vmap over three examples against a loop of three: each looped call is traced and
+# compiled into the battery, so the loop's length is its cost.
+BATCH = 3
+
+
 def _float32_checks(spec: LossSpec, arrays):
     call = functools.partial(spec.loss, **spec.options)
     results = {}
@@ -116,7 +122,7 @@ def _float32_checks(spec: LossSpec, arrays):
     batched = arrays["batched"]
     results["vmap"] = (
         jax.vmap(call)(*batched),
-        jnp.stack([call(*(array[i] for array in batched)) for i in range(6)]),
+        jnp.stack([call(*(array[i] for array in batched)) for i in range(BATCH)]),
     )
 
     # Masked entries add nothing, even when they hold NaN.
@@ -168,7 +174,7 @@ def _float32_checks(spec: LossSpec, arrays):
 def float32_battery(spec: LossSpec) -> dict:
     where = jnp.asarray([True, False, True, True])
     arrays = {
-        "batched": make_inputs(spec, (6, 3, 4)),
+        "batched": make_inputs(spec, (BATCH, 3, 4)),
         "masking": make_inputs(spec, (4, 3)),
         "masking_where": where if spec.per_example else jnp.broadcast_to(where[:, None], (4, 3)),
         "plain": make_inputs(spec, (5, 4)),
@@ -184,7 +190,7 @@ def float32_battery(spec: LossSpec) -> dict:
 @by_name
 def test_vmap_equals_python_loop(spec):
     mapped, looped = float32_battery(spec)["vmap"]
-    chex.assert_shape(mapped, (6,))
+    chex.assert_shape(mapped, (BATCH,))
     chex.assert_trees_all_close(mapped, looped, rtol=1e-6)
 
 
