@@ -48,7 +48,7 @@ from jaxloss._checks import Output as Output
 from jaxloss._checks import Parameter as Parameter
 from jaxloss._checks import TargetKind as TargetKind
 
-Link = Literal["identity", "sigmoid", "softmax"]
+Link = Literal["identity", "sigmoid", "softmax", "log_softmax"]
 
 ValueAndPartials = Callable[..., tuple[jax.Array, Sequence[jax.Array | None]]]
 
@@ -112,7 +112,8 @@ class LossDefinition:
         ``margin_ranking`` or ``triplet_margin_loss``), each an :class:`Input`.
       link: the output link the loss expects its first argument to come through when
         used for training: ``"identity"`` (it takes logits or raw outputs),
-        ``"sigmoid"`` or ``"softmax"`` (it takes probabilities).
+        ``"sigmoid"`` or ``"softmax"`` (it takes probabilities) or ``"log_softmax"``
+        (it takes log-probabilities).
       per_example: whether the unreduced loss drops the last (class) axis.
       parameters: the hyper-parameters, in signature order, with their ranges.
       class_axis: whether the loss takes an ``axis`` option naming the class axis.

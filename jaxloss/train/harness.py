@@ -87,6 +87,7 @@ LINKS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "identity": lambda logits: logits,
     "sigmoid": jax.nn.sigmoid,
     "softmax": jax.nn.softmax,
+    "log_softmax": jax.nn.log_softmax,
 }
 
 
