@@ -1637,8 +1637,9 @@ def generalized_cross_entropy(
     Labels": ``q = 1`` is the mean absolute error between the softmax and the one-hot
     target (up to a factor 2), robust to label noise; as :math:`q \to 0` it tends to
     the cross-entropy, computed exactly here (as ``-expm1(q log p_y) / q``). The paper
-    uses ``q = 0.7``, the default. Bounded by :math:`1/q`. Neither optax, torch nor
-    Keras has it.
+    uses ``q = 0.7``, the default. Bounded by :math:`1/q`. Keras's
+    ``CategoricalGeneralizedCrossEntropy`` is the same formula on probabilities, with
+    ``q`` in (0, 1) and 0.5 by default; neither optax nor torch has it.
 
     Args:
       logits: scores with a class axis.
