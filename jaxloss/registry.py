@@ -62,6 +62,7 @@ _FAMILIES = (
     _sequence,
 )
 
+#: Every loss definition by its public name, in family order (regression first).
 LOSSES: dict[str, LossDefinition] = {
     definition.name: definition
     for family in _FAMILIES
