@@ -2,6 +2,10 @@
 
 Expected values come from the other library, computed in the same test. torch is
 part of the ``dev`` extra that ``.ci/run`` installs, so these run in CI.
+
+Each loss runs against torch with every reduction in the tier marked slow
+(``pytest -m slow``); the default tier runs each loss with one reduction (two for the
+label-smoothing sweep), chosen so that every reduction appears for several losses.
 """
 
 from __future__ import annotations
@@ -19,6 +23,14 @@ optax = pytest.importorskip("optax", reason="optax is not installed (pip install
 
 REDUCTIONS = ("mean", "sum", "none")
 RNG_SEED = 0
+
+
+def reductions(default):
+    """Every reduction, those but ``default`` marked slow."""
+    return [
+        pytest.param(reduction, marks=() if reduction == default else pytest.mark.slow)
+        for reduction in REDUCTIONS
+    ]
 
 
 def arrays(*shape, low=None, high=None, seed=RNG_SEED):
@@ -41,8 +53,12 @@ def torch_value_and_grad(function, first, *rest):
 
 
 def jax_value_and_grad(function, first, *rest):
-    value = function(jnp.asarray(first), *rest)
-    gradient = jax.grad(lambda x: jnp.sum(function(x, *rest)))(jnp.asarray(first))
+    def summed(x):
+        value = function(x, *rest)
+        return jnp.sum(value), value
+
+    # One pass for the value and the gradient.
+    (_, value), gradient = jax.value_and_grad(summed, has_aux=True)(jnp.asarray(first))
     return value, gradient
 
 
@@ -54,11 +70,19 @@ ELEMENTWISE = [
 ]
 
 
-@pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize(
-    ("name", "ours", "theirs", "our_options", "their_options"),
-    ELEMENTWISE,
-    ids=[row[0] for row in ELEMENTWISE],
+    ("reduction", "name", "ours", "theirs", "our_options", "their_options"),
+    [
+        # The default tier: each loss once, the reductions rotating over the losses.
+        pytest.param(
+            reduction,
+            *row,
+            id=f"{reduction}-{row[0]}",
+            marks=() if reduction == REDUCTIONS[index % 3] else pytest.mark.slow,
+        )
+        for index, row in enumerate(ELEMENTWISE)
+        for reduction in REDUCTIONS
+    ],
 )
 def test_regression_losses_match_torch(reduction, name, ours, theirs, our_options, their_options):
     predictions, targets = arrays(4, 5), arrays(4, 5, seed=1)
@@ -76,7 +100,7 @@ def test_regression_losses_match_torch(reduction, name, ours, theirs, our_option
     check(gradient, their_gradient, rtol=1e-5)
 
 
-@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("reduction", reductions("sum"))
 def test_sigmoid_mse_matches_torch_mse_after_sigmoid(reduction):
     logits, targets = arrays(6, 3), arrays(6, 3, low=0, high=1)
     value, gradient = jax_value_and_grad(
@@ -91,7 +115,7 @@ def test_sigmoid_mse_matches_torch_mse_after_sigmoid(reduction):
     check(gradient, their_gradient, rtol=1e-5)
 
 
-@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("reduction", reductions("mean"))
 def test_binary_cross_entropy_matches_torch_including_the_clamp(reduction):
     probabilities = arrays(3, 4, low=0.0, high=1.0)
     probabilities[0, :2] = [0.0, 1.0]  # where torch clamps the log at -100
@@ -120,7 +144,7 @@ def test_binary_cross_entropy_matches_torch_including_the_clamp(reduction):
     check(gradient, their_gradient, rtol=1e-5)
 
 
-@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("reduction", reductions("none"))
 def test_sigmoid_binary_cross_entropy_matches_torch_with_pos_weight(reduction):
     logits = arrays(5, 3) * 10
     logits[0] = [1e4, -1e4, 30.0]
@@ -144,8 +168,21 @@ def test_sigmoid_binary_cross_entropy_matches_torch_with_pos_weight(reduction):
     check(gradient, their_gradient, rtol=1e-5)
 
 
-@pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("label_smoothing", (0.0, 0.2))
+DEFAULT_SMOOTHING = {("sum", 0.0), ("mean", 0.2)}
+
+
+@pytest.mark.parametrize(
+    ("reduction", "label_smoothing"),
+    [
+        pytest.param(
+            reduction,
+            label_smoothing,
+            marks=() if (reduction, label_smoothing) in DEFAULT_SMOOTHING else pytest.mark.slow,
+        )
+        for label_smoothing in (0.0, 0.2)
+        for reduction in REDUCTIONS
+    ],
+)
 def test_integer_label_cross_entropy_matches_torch(reduction, label_smoothing):
     logits = arrays(8, 5)
     labels = np.random.default_rng(3).integers(0, 5, size=8)
@@ -167,7 +204,7 @@ def test_integer_label_cross_entropy_matches_torch(reduction, label_smoothing):
     check(gradient, their_gradient, rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("reduction", reductions("mean"))
 def test_class_weights_match_torch_weighted_mean(reduction):
     logits = arrays(10, 4)
     labels = np.random.default_rng(4).integers(0, 4, size=10)
@@ -190,7 +227,7 @@ def test_class_weights_match_torch_weighted_mean(reduction):
     check(gradient, their_gradient, rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("reduction", reductions("none"))
 def test_probability_target_cross_entropy_matches_torch_on_class_axis_one(reduction):
     logits = arrays(4, 6, 3)  # torch's (N, C, d1) layout
     scores = arrays(4, 6, 3, seed=5)
@@ -211,7 +248,7 @@ def test_probability_target_cross_entropy_matches_torch_on_class_axis_one(reduct
     check(gradient, their_gradient, rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("reduction", reductions("sum"))
 def test_one_hot_mse_matches_torch_mse_on_one_hot_targets(reduction):
     predictions = arrays(7, 4, low=0, high=1)
     labels = np.random.default_rng(6).integers(0, 4, size=7)
@@ -246,8 +283,16 @@ def test_rescaled_square_loss_with_unit_k_and_m_is_one_hot_mse_on_logits():
 def test_unreduced_values_match_optax():
     logits, targets = jnp.asarray(arrays(6, 4)), jnp.asarray(arrays(6, 4, low=0, high=1))
     labels = jnp.asarray(np.random.default_rng(7).integers(0, 4, size=6), jnp.int32)
+    # One compiled program for every pair (optax's losses are not jitted: eagerly, each
+    # of their operations would compile on its own).
+    pairs = jax.jit(unreduced_pairs)(logits, targets, labels)
+    for ours, theirs in pairs:
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
+
+
+def unreduced_pairs(logits, targets, labels):
     probabilities = jax.nn.softmax(logits)
-    pairs = [
+    return [
         (
             jaxloss.mse(logits, targets, reduction="none"),
             optax.losses.squared_error(logits, targets),
@@ -270,5 +315,3 @@ def test_unreduced_values_match_optax():
         ),
         (jaxloss.smooth_labels(probabilities, 0.1), optax.smooth_labels(probabilities, 0.1)),
     ]
-    for ours, theirs in pairs:
-        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
