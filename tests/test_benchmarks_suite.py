@@ -1,4 +1,10 @@
-"""The benchmark suite runs end to end at its quick size (it reports; nothing is timed here)."""
+"""The benchmark suite runs end to end at its quick size (it reports; nothing is timed here).
+
+The default tier runs two cheap sections (bandwidth, memory) through ``main`` with
+``--json``, and the targets section on its own; the quick run of every section (several
+minutes: each section compiles and times its own programs, the study starts processes)
+is marked slow.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,23 @@ pytest.importorskip("torch", reason="the suite compares against torch (dev extra
 TARGET_ROWS = 3 * 2 + 4  # cross-entropy: shapes x modes; sigmoid_mse: sizes
 
 
+def test_a_few_sections_write_their_json_and_their_numbered_headings(tmp_path, capsys):
+    from benchmarks import run
+
+    report = run.main(
+        ["--quick", "--only", "bandwidth", "memory", "--json", str(tmp_path / "bench.json")]
+    )
+    assert json.loads((tmp_path / "bench.json").read_text()) == report
+    assert set(report) == {"machine", "bandwidth", "memory"}
+    assert report["bandwidth"]["ratio"] > 0
+    assert [row["loss"] for row in report["memory"]] == list(run.LOSSES)
+    output = capsys.readouterr().out
+    # Sections keep their numbers in the whole suite's order.
+    assert "## 2." in output and "## 4." in output
+    assert "## 1." not in output and "## 3." not in output
+
+
+@pytest.mark.slow
 def test_quick_suite_writes_every_section(tmp_path, capsys):
     from benchmarks import run
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import jax
@@ -19,10 +20,25 @@ def breast_cancer():
     return datasets.load("breast_cancer")
 
 
-def test_datasets_have_the_documented_shapes_and_a_standardised_train_split():
-    expected = {"breast_cancer": (569, 30, 2), "digits": (1797, 64, 10)}
-    for name, (examples, features, classes) in expected.items():
-        dataset = datasets.load(name)
+@pytest.fixture(scope="module")
+def digits():
+    return datasets.load("digits")
+
+
+@pytest.fixture(scope="module")
+def two_rates(breast_cancer):
+    """The default binary study at two learning rates from a saturated start.
+
+    The tests of the summary, the table and the figure read it; a study of the same
+    shape (seeds, rates, steps) reuses its two compiled programs.
+    """
+    config = compare.StudyConfig(seeds=4, steps=60, learning_rates=(0.1, 0.5), init="saturated")
+    return compare.run(config, breast_cancer)
+
+
+def test_datasets_have_the_documented_shapes_and_a_standardised_train_split(breast_cancer, digits):
+    expected = [(breast_cancer, (569, 30, 2)), (digits, (1797, 64, 10))]
+    for dataset, (examples, features, classes) in expected:
         assert dataset.x_train.shape[0] + dataset.x_test.shape[0] == examples
         assert dataset.num_features == features and dataset.num_classes == classes
         assert dataset.x_test.shape[0] == int(np.ceil(examples * 0.25))
@@ -34,9 +50,15 @@ def test_datasets_have_the_documented_shapes_and_a_standardised_train_split():
         datasets.load("mnist")
 
 
-def test_records_have_one_value_per_rate_seed_and_step(breast_cancer):
+@pytest.fixture(scope="module")
+def three_seeds_two_rates(breast_cancer):
+    """Seven steps in chunks of three: the records, the chunking, the logit gradient norm."""
     experiment = harness.Experiment(loss="sigmoid_binary_cross_entropy", steps=7)
-    result = harness.train(experiment, breast_cancer, [0, 1, 2], [0.1, 0.2], chunk_steps=3)
+    return harness.train(experiment, breast_cancer, [0, 1, 2], [0.1, 0.2], chunk_steps=3)
+
+
+def test_records_have_one_value_per_rate_seed_and_step(three_seeds_two_rates):
+    result = three_seeds_two_rates
     for name in harness.RECORDS:
         assert result.records[name].shape == (2, 3, 7)
     assert result.parameter_grad_norms.shape == (2, 3, 7, 2)
@@ -45,10 +67,10 @@ def test_records_have_one_value_per_rate_seed_and_step(breast_cancer):
     assert np.all(result.records["loss"][..., -1] < result.records["loss"][..., 0])
 
 
-def test_chunked_and_unchunked_runs_agree(breast_cancer):
-    experiment = harness.Experiment(loss="sigmoid_mse", steps=10)
-    whole = harness.train(experiment, breast_cancer, [0, 1], [0.5])
-    chunked = harness.train(experiment, breast_cancer, [0, 1], [0.5], chunk_steps=4)
+def test_chunked_and_unchunked_runs_agree(breast_cancer, three_seeds_two_rates):
+    # The seven steps of three_seeds_two_rates, in chunks of three, against one chunk.
+    chunked = three_seeds_two_rates
+    whole = harness.train(chunked.experiment, breast_cancer, [0, 1, 2], [0.1, 0.2])
     np.testing.assert_allclose(chunked.records["loss"], whole.records["loss"], rtol=1e-6)
 
 
@@ -61,20 +83,24 @@ def test_one_compile_across_seed_values_and_learning_rates(breast_cancer):
     assert not np.allclose(first.records["loss"], second.records["loss"])
 
 
-def test_the_logit_gradient_norm_is_the_closed_form(breast_cancer):
+def test_the_logit_gradient_norm_is_the_closed_form(breast_cancer, three_seeds_two_rates):
     import jax.numpy as jnp
 
     import jaxloss
 
-    experiment = harness.Experiment(loss="sigmoid_binary_cross_entropy", steps=1)
-    result = harness.train(experiment, breast_cancer, [3], [0.1])
+    result = three_seeds_two_rates
     model = models.build(models.ModelSpec(), breast_cancer.num_features, 2)
-    params = model.init(jax.random.key(3))
-    logits = model.apply(params, jnp.asarray(breast_cancer.x_train))
-    expected = jnp.linalg.norm(
-        jaxloss.gradients.sigmoid_binary_cross_entropy(logits, breast_cancer.y_train)
-    )
-    np.testing.assert_allclose(result.records["logit_grad_norm"][0, 0, 0], expected, rtol=1e-5)
+    for seed_index, seed in enumerate(result.seeds):
+        params = model.init(jax.random.key(seed))
+        logits = model.apply(params, jnp.asarray(breast_cancer.x_train))
+        expected = jnp.linalg.norm(
+            jaxloss.gradients.sigmoid_binary_cross_entropy(logits, breast_cancer.y_train)
+        )
+        # Step 0 is measured before the first update: the same at either rate.
+        for rate_index in range(2):
+            np.testing.assert_allclose(
+                result.records["logit_grad_norm"][rate_index, seed_index, 0], expected, rtol=1e-5
+            )
 
 
 def test_a_saturated_start_slows_sigmoid_mse_more_than_cross_entropy(breast_cancer):
@@ -154,9 +180,8 @@ def test_steps_to_threshold_and_summaries():
     assert metrics.format_steps(metrics.summarize(np.array([np.nan, np.nan]))) == "-"
 
 
-def test_study_summary_json_has_the_documented_fields(breast_cancer, tmp_path):
-    config = compare.StudyConfig(seeds=4, steps=50, learning_rates=(0.1, 0.5))
-    study = compare.run(config, breast_cancer)
+def test_study_summary_json_has_the_documented_fields(two_rates, tmp_path):
+    study = two_rates
     written = compare.save(study, tmp_path)
     assert [path.name for path in written] == ["summary.json", "curves.npz", "convergence.png"]
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -174,7 +199,7 @@ def test_study_summary_json_has_the_documented_fields(breast_cancer, tmp_path):
     for field in ("final_train_accuracy", "final_test_accuracy", "final_loss"):
         assert "median" in row[field]
     with np.load(tmp_path / "curves.npz") as curves:
-        assert curves["sigmoid_mse@lr=0.5/accuracy"].shape == (4, 50)
+        assert curves["sigmoid_mse@lr=0.5/accuracy"].shape == (4, 60)
         assert curves["sigmoid_mse@lr=0.5/diverged_at"].tolist() == [-1] * 4
         # Each row holds its own learning rate's runs.
         assert not np.array_equal(
@@ -186,11 +211,6 @@ def test_study_summary_json_has_the_documented_fields(breast_cancer, tmp_path):
 
 # The examples of issue 11: rescaled_square_loss on digits diverges at these rates.
 DIVERGING = {"dataset": "digits", "steps": 100, "seeds": 8}
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return datasets.load("digits")
 
 
 @pytest.fixture(scope="module")
@@ -269,17 +289,18 @@ def test_diverged_runs_are_out_of_the_accuracies_when_only_some_losses_diverge(d
         _close(figure)
 
 
-def test_the_table_shows_the_loss_threshold_when_one_is_given(breast_cancer):
-    config = compare.StudyConfig(seeds=4, steps=40, loss_threshold=0.2)
+def test_the_table_shows_the_loss_threshold_when_one_is_given(breast_cancer, two_rates):
+    # two_rates's configuration with a loss threshold: its compiled programs again.
+    config = dataclasses.replace(two_rates.config, loss_threshold=0.2)
     study = compare.run(config, breast_cancer)
     table = compare.format_table(study.summary)
     header = table.splitlines()[0]
     assert "steps to train loss 0.2, median [IQR]" in header and "loss never (of 4)" in header
-    for row, line in zip(study.summary["losses"].values(), table.splitlines()[2:], strict=True):
+    rows = study.summary["losses"].values()
+    assert len(rows) == 4
+    for row, line in zip(rows, table.splitlines()[2:], strict=True):
         assert metrics.format_steps(row["steps_to_loss_threshold"]) in line
-    without = compare.format_table(
-        compare.run(compare.StudyConfig(seeds=4, steps=40), breast_cancer).summary
-    )
+    without = compare.format_table(two_rates.summary)
     assert "train loss" not in without
 
 
@@ -302,12 +323,6 @@ def _close(figure):
     from matplotlib import pyplot
 
     pyplot.close(figure)
-
-
-@pytest.fixture(scope="module")
-def two_rates(breast_cancer):
-    config = compare.StudyConfig(seeds=4, steps=60, learning_rates=(0.1, 0.5), init="saturated")
-    return compare.run(config, breast_cancer)
 
 
 def test_the_convergence_figure_has_log_steps_from_one_and_says_what_was_run(two_rates):
