@@ -12,7 +12,9 @@
   functional forms (``full=False``); the adapters' parity is in ``test_divergences.py``.
 * Overflow: ``log_cosh`` and the cosine stay finite at every dtype's largest number.
 
-Parity cases are counted in ``PARITY_CASES`` comments.
+Parity cases are counted in ``PARITY_CASES`` comments. The cosine losses' parity cases
+are shared between the two losses in the default tier; the tier marked slow
+(``pytest -m slow``) runs every case for each.
 """
 
 from __future__ import annotations
@@ -36,17 +38,26 @@ def assert_close(ours, theirs, rtol=RTOL, atol=ATOL):
 
 
 def value_and_gradients(loss, *inputs):
+    """The value and the gradients of its sum in every input, in one pass."""
     arrays = tuple(jnp.asarray(array, jnp.float64) for array in inputs)
-    value = loss(*arrays)
-    gradients = jax.grad(lambda *args: jnp.sum(loss(*args)), argnums=tuple(range(len(arrays))))(
-        *arrays
-    )
+
+    def summed(*args):
+        value = loss(*args)
+        return jnp.sum(value), value
+
+    (_, value), gradients = jax.value_and_grad(
+        summed, argnums=tuple(range(len(arrays))), has_aux=True
+    )(*arrays)
     return value, gradients
 
 
 def assert_same_value_and_gradients(ours, theirs, *inputs):
-    our_value, our_gradients = value_and_gradients(ours, *inputs)
-    their_value, their_gradients = value_and_gradients(theirs, *inputs)
+    # One compiled program for both sides (optax's losses are not jitted: eagerly, each
+    # of their operations would compile on its own).
+    arrays = tuple(jnp.asarray(array, jnp.float64) for array in inputs)
+    (our_value, our_gradients), (their_value, their_gradients) = jax.jit(
+        lambda *args: (value_and_gradients(ours, *args), value_and_gradients(theirs, *args))
+    )(*arrays)
     assert our_value.shape == their_value.shape
     assert_close(our_value, their_value)
     for our_gradient, their_gradient in zip(our_gradients, their_gradients, strict=True):
@@ -147,13 +158,37 @@ OPTAX_COSINE_TARGETS = np.asarray([[0.0, 1.2, 0.2], [1.0, -0.3, 0.0]], np.float3
 OPTAX_COSINE_DISTANCES = np.asarray([0.9358251989, 1.0464068465])
 
 
-# PARITY_CASES per cosine loss: 2 random x 2 epsilons + 3 axes + optax's case + small
-# (floored) vectors x 2 epsilons + 1-D vectors + element mask = 12.
-@pytest.mark.parametrize("name", list(COSINES))
-def test_cosine_losses_equal_optax_values_and_gradients(name):
+COSINE_RANDOM_CASES = ((0, 0.0), (1, 0.0), (2, 0.5), (3, 1e-3))  # (seed, epsilon)
+COSINE_AXES = (0, 1, 2)
+COSINE_SMALL_EPSILONS = (0.1, 2.0)
+# The default tier's share of those, per loss: together every case above.
+COSINE_DEFAULT = {
+    "cosine_similarity": (((0, 0.0), (3, 1e-3)), (0,), (0.1,)),
+    "cosine_distance": (((1, 0.0), (2, 0.5)), (1, 2), (2.0,)),
+}
+
+
+# PARITY_CASES per cosine loss: 4 random (seed, epsilon) + 3 axes + optax's case + small
+# (floored) vectors x 2 epsilons + 1-D vectors + element mask = 12 in the slow tier; the
+# default tier runs the cases of COSINE_DEFAULT (7 and 8), which between the two losses
+# cover every random case, axis and epsilon.
+@pytest.mark.parametrize(
+    ("name", "every_case"),
+    [
+        *((name, False) for name in COSINES),
+        *(pytest.param(name, True, marks=pytest.mark.slow) for name in COSINES),
+    ],
+    ids=[*COSINES, *(f"{name}-every_case" for name in COSINES)],
+)
+def test_cosine_losses_equal_optax_values_and_gradients(name, every_case):
     ours, theirs = COSINES[name]
+    random_cases, axes, small_epsilons = (
+        (COSINE_RANDOM_CASES, COSINE_AXES, COSINE_SMALL_EPSILONS)
+        if every_case
+        else COSINE_DEFAULT[name]
+    )
     with jax.enable_x64(True):
-        for seed, epsilon in ((0, 0.0), (1, 0.0), (2, 0.5), (3, 1e-3)):
+        for seed, epsilon in random_cases:
             predictions, targets = normal((4, 5), seed), normal((4, 5), seed + 10)
             assert_same_value_and_gradients(
                 lambda p, t, e=epsilon: ours(p, t, epsilon=e, reduction="none"),
@@ -162,7 +197,7 @@ def test_cosine_losses_equal_optax_values_and_gradients(name):
                 targets,
             )
         predictions, targets = normal((3, 4, 5), 5), normal((3, 4, 5), 6)
-        for axis in (0, 1, 2):
+        for axis in axes:
             assert_same_value_and_gradients(
                 lambda p, t, a=axis: ours(p, t, axis=a, reduction="none"),
                 lambda p, t, a=axis: theirs(p, t, axis=a),
@@ -191,7 +226,7 @@ def test_cosine_losses_equal_optax_values_and_gradients(name):
         # Vectors whose squared norms lie below epsilon (floored) and above it.
         small_predictions = normal((4, 5), 7, 0.05)
         small_targets = normal((4, 5), 8, 0.5)
-        for epsilon in (0.1, 2.0):
+        for epsilon in small_epsilons:
             assert_same_value_and_gradients(
                 lambda p, t, e=epsilon: ours(p, t, epsilon=e, reduction="none"),
                 lambda p, t, e=epsilon: theirs(p, t, epsilon=e),
@@ -221,11 +256,11 @@ def test_cosine_hessian_vector_product_equals_autodiff_of_optax():
         predictions, targets = jnp.asarray(normal((3, 4), 11)), jnp.asarray(normal((3, 4), 12))
         vector = jnp.asarray(normal((3, 4), 13))
         for name, (_, theirs) in COSINES.items():
-            expected = jax.jvp(
-                jax.grad(lambda p, theirs=theirs: jnp.sum(theirs(p, targets))),
-                (predictions,),
-                (vector,),
-            )[1]
+            expected = jax.jit(
+                lambda p, v, theirs=theirs: jax.jvp(
+                    jax.grad(lambda q: jnp.sum(theirs(q, targets))), (p,), (v,)
+                )[1]
+            )(predictions, vector)
             closed_form = jaxloss.registry.get(name).hessian_vector_product(
                 predictions, targets, vector, reduction="sum"
             )
@@ -246,7 +281,7 @@ def test_cosine_is_exact_at_extreme_magnitudes_where_optax_is_not():
     assert jnp.all(jnp.isfinite(gradient))
     # optax squares first: the squared norm overflows, and a / inf = 0 makes the first
     # two similarities 0; the infinite row is inf / inf = NaN.
-    theirs = np.asarray(optax.losses.cosine_similarity(predictions, targets))
+    theirs = np.asarray(jax.jit(optax.losses.cosine_similarity)(predictions, targets))
     np.testing.assert_array_equal(theirs[:2], [0.0, 0.0])
     assert np.isnan(theirs[2])
 
@@ -347,15 +382,19 @@ def test_keras_only_gradients_equal_autodiff_of_keras_formulas():
             second = jnp.log(jnp.maximum(t, KERAS_EPSILON) + 1.0)
             return jnp.mean(jnp.square(first - second))
 
-        for ours, theirs in (
-            (jaxloss.mean_absolute_percentage_error, keras_mape),
-            (jaxloss.mean_squared_logarithmic_error, keras_msle),
-        ):
-            for argnum in (0, 1):
-                assert_close(
-                    jax.grad(ours, argnums=argnum)(y_pred, y_true),
-                    jax.grad(theirs, argnums=argnum)(y_pred, y_true),
+        def gradients(p, t):
+            # Both arguments' gradients, of both sides, in one compiled program.
+            return [
+                (jax.grad(ours, argnums=(0, 1))(p, t), jax.grad(theirs, argnums=(0, 1))(p, t))
+                for ours, theirs in (
+                    (jaxloss.mean_absolute_percentage_error, keras_mape),
+                    (jaxloss.mean_squared_logarithmic_error, keras_msle),
                 )
+            ]
+
+        for our_gradients, their_gradients in jax.jit(gradients)(y_pred, y_true):
+            for argnum in (0, 1):
+                assert_close(our_gradients[argnum], their_gradients[argnum])
 
 
 def test_mean_absolute_percentage_error_zero_target_uses_the_floor():
