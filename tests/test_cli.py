@@ -1,4 +1,13 @@
-"""``jaxloss compare``: a small real run, and bad arguments answered in one line."""
+"""``jaxloss compare``: a small real run, and bad arguments answered in one line.
+
+Two processes of one small study (``two_processes``) serve the tests that need a
+process of their own: the entry point's files and cache, what is imported before the
+run, and bitwise-identical results across processes (the second loads the first's
+compiled program from the cache). Interrupts and a bad invocation's exit status run
+in processes too; everything else calls ``cli.main`` in this one, with ``--no-cache``
+so that JAX's process-wide compilation cache is left alone. The profile at an inner
+target, end to end, and an interrupt by SIGINT are in the slow tier (``pytest -m slow``).
+"""
 
 from __future__ import annotations
 
@@ -24,19 +33,63 @@ def private_cache(tmp_path_factory, monkeypatch):
     return folder / "jaxloss"
 
 
-def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
+def run_cli(*args: str, cwd=None, env=None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "jaxloss.cli", *args],
         capture_output=True,
         text=True,
         timeout=300,
         cwd=cwd,
+        env=env,
     )
 
 
-def test_compare_prints_the_table_and_writes_its_files(tmp_path, private_cache):
-    out = tmp_path / "study"
-    completed = run_cli("compare", *SMALL, "--loss-threshold", "0.3", "--out", str(out))
+def main_in_process(argv, monkeypatch) -> int:
+    """``cli.main`` in this process, leaving no SIGTERM handler behind in the runner."""
+    monkeypatch.setattr(cli.signal, "signal", lambda *args: None)
+    return cli.main(argv)
+
+
+# Reports what is imported when the run starts, then runs as the command line does.
+SPY = (
+    "import sys\n"
+    "from jaxloss import cli\n"
+    "from jaxloss.train import compare\n"
+    "run = compare.run\n"
+    "def spy(*args, **kwargs):\n"
+    "    heavy = ('matplotlib', 'sklearn', 'scipy', 'torch', 'jaxloss.analysis')\n"
+    "    print('imported:', [name for name in heavy if name in sys.modules])\n"
+    "    return run(*args, **kwargs)\n"
+    "compare.run = spy\n"
+    "sys.exit(cli.main(sys.argv[1:]))\n"
+)
+STUDY = [*SMALL, "--init", "saturated", "--loss-threshold", "0.3"]
+
+
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory):
+    """The same study twice, in two processes sharing one (private) cache.
+
+    The first is ``python -m jaxloss.cli``; the second runs through the import spy
+    and finds the prepared data and the compiled programs in the cache the first
+    filled. Returns the folder, the cache and both completed processes.
+    """
+    folder = tmp_path_factory.mktemp("two_processes")
+    env = {**os.environ, "XDG_CACHE_HOME": str(folder / "cache")}
+    first = run_cli("compare", *STUDY, "--out", str(folder / "first"), env=env)
+    second = subprocess.run(
+        [sys.executable, "-c", SPY, "compare", *STUDY, "--out", str(folder / "second")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    return folder, folder / "cache" / "jaxloss", first, second
+
+
+def test_compare_prints_the_table_and_writes_its_files(two_processes):
+    folder, cache, completed, _ = two_processes
+    out = folder / "first"
     assert completed.returncode == 0, completed.stderr
     assert "| sigmoid_mse |" in completed.stdout
     assert "| sigmoid_binary_cross_entropy |" in completed.stdout
@@ -54,32 +107,37 @@ def test_compare_prints_the_table_and_writes_its_files(tmp_path, private_cache):
     os.umask(umask)
     assert (out / "summary.json").stat().st_mode & 0o777 == 0o666 & ~umask
     # The compiled programs and the prepared data were kept in the (private) cache.
-    assert any((private_cache / "xla").iterdir())
-    assert any((private_cache / "datasets").iterdir())
+    assert any((cache / "xla").iterdir())
+    assert any((cache / "datasets").iterdir())
 
 
-def test_no_cache_keeps_nothing(tmp_path, private_cache):
-    completed = run_cli("compare", *SMALL, "--no-cache", "--out", str(tmp_path / "study"))
-    assert completed.returncode == 0, completed.stderr
+def test_no_cache_keeps_nothing(tmp_path, private_cache, monkeypatch, capsys):
+    out = tmp_path / "study"
+    assert main_in_process(["compare", *SMALL, "--no-cache", "--out", str(out)], monkeypatch) == 0
+    assert "| sigmoid_mse |" in capsys.readouterr().out
+    assert (out / "summary.json").exists()
     assert not private_cache.exists()
 
 
-def test_a_diverging_study_writes_its_files_and_counts_the_diverged_runs(tmp_path):
+def test_a_diverging_study_writes_its_files_and_counts_the_diverged_runs(
+    tmp_path, monkeypatch, capsys
+):
     # Issue 11: this printed 32 warnings and a matplotlib traceback, exited 1 and
-    # left the folder empty.
+    # left the folder empty. The configuration of test_train's every_run_diverges.
     out = tmp_path / "diverging"
-    completed = run_cli(
+    argv = [
         "compare",
         *("--dataset", "digits", "--losses", "rescaled_square_loss", "--lr", "5,7,10,14"),
-        *("--steps", "100", "--seeds", "8", "--out", str(out)),
-    )
-    assert completed.returncode == 0, completed.stderr
-    assert "Traceback" not in completed.stderr
-    (warning,) = completed.stderr.strip().splitlines()
+        *("--steps", "100", "--seeds", "8", "--no-cache", "--out", str(out)),
+    ]
+    assert main_in_process(argv, monkeypatch) == 0
+    stdout, stderr = capsys.readouterr()
+    assert "Traceback" not in stderr
+    (warning,) = stderr.strip().splitlines()
     assert warning.startswith("warning: rescaled_square_loss: 32 of 32 runs diverged")
-    assert "| diverged (of 8) |" in completed.stdout
-    assert completed.stdout.count("| all 8 runs diverged |") == 4
-    assert "never [never, never]" not in completed.stdout
+    assert "| diverged (of 8) |" in stdout
+    assert stdout.count("| all 8 runs diverged |") == 4
+    assert "never [never, never]" not in stdout
     assert sorted(path.name for path in out.iterdir()) == [
         "convergence.png",
         "curves.npz",
@@ -89,45 +147,27 @@ def test_a_diverging_study_writes_its_files_and_counts_the_diverged_runs(tmp_pat
     assert [row["diverged"] for row in summary["losses"].values()] == [8, 8, 8, 8]
 
 
-def test_nothing_but_the_run_is_imported_before_it_starts(tmp_path):
+def test_nothing_but_the_run_is_imported_before_it_starts(two_processes):
     # Plotting, scikit-learn (once its data is cached) and the analysis toolkit wait.
-    spy = (
-        "import sys\n"
-        "from jaxloss import cli\n"
-        "from jaxloss.train import compare\n"
-        "run = compare.run\n"
-        "def spy(*args, **kwargs):\n"
-        "    heavy = ('matplotlib', 'sklearn', 'scipy', 'torch', 'jaxloss.analysis')\n"
-        "    print('imported:', [name for name in heavy if name in sys.modules])\n"
-        "    return run(*args, **kwargs)\n"
-        "compare.run = spy\n"
-        "sys.exit(cli.main(sys.argv[1:]))\n"
-    )
-    for name in ("first", "second"):
-        completed = subprocess.run(
-            [sys.executable, "-c", spy, "compare", *SMALL, "--out", str(tmp_path / name)],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert completed.returncode == 0, completed.stderr
+    *_, completed = two_processes
+    assert completed.returncode == 0, completed.stderr
     # The second process reads the prepared data from the cache the first one filled.
     assert "imported: []" in completed.stdout
 
 
-def test_the_same_seeds_give_bitwise_identical_results_across_runs(tmp_path):
+def test_the_same_seeds_give_bitwise_identical_results_across_runs(two_processes):
     import numpy as np
 
-    for name in ("first", "second"):
-        completed = run_cli("compare", *SMALL, "--init", "saturated", "--out", str(tmp_path / name))
-        assert completed.returncode == 0, completed.stderr
-    first = np.load(tmp_path / "first" / "curves.npz")
-    second = np.load(tmp_path / "second" / "curves.npz")
+    folder, _, *completed = two_processes
+    for process in completed:
+        assert process.returncode == 0, process.stderr
+    first = np.load(folder / "first" / "curves.npz")
+    second = np.load(folder / "second" / "curves.npz")
     assert sorted(first.files) == sorted(second.files)
     for key in first.files:
         np.testing.assert_array_equal(first[key], second[key])
     summaries = [
-        json.loads((tmp_path / name / "summary.json").read_text()) for name in ("first", "second")
+        json.loads((folder / name / "summary.json").read_text()) for name in ("first", "second")
     ]
     for summary in summaries:
         summary.pop("timing")
@@ -136,7 +176,15 @@ def test_the_same_seeds_give_bitwise_identical_results_across_runs(tmp_path):
     assert summaries[0] == summaries[1]
 
 
-@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize(
+    "signal_name",
+    [
+        # A second opinion on SIGTERM's run: Python raises KeyboardInterrupt for SIGINT
+        # itself, where SIGTERM goes through the command's handler to the same report.
+        pytest.param("SIGINT", marks=pytest.mark.slow),
+        "SIGTERM",
+    ],
+)
 def test_an_interrupted_compare_reports_and_leaves_no_partial_file(
     tmp_path, signal_name, private_cache
 ):
@@ -172,9 +220,11 @@ def test_an_interrupted_compare_reports_and_leaves_no_partial_file(
     assert not out.exists() or not any(out.iterdir())
 
 
-def test_compare_writes_under_runs_by_default(tmp_path):
-    completed = run_cli("compare", *SMALL, "--dataset", "xor", cwd=tmp_path)
-    assert completed.returncode == 0, completed.stderr
+def test_compare_writes_under_runs_by_default(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    # test_no_cache_keeps_nothing's study: its compiled programs again.
+    argv = ["compare", *SMALL, "--no-cache"]
+    assert main_in_process(argv, monkeypatch) == 0
     (folder,) = (tmp_path / "runs").iterdir()
     assert (folder / "summary.json").exists()
 
@@ -303,11 +353,12 @@ def test_output_folder_problems_are_reported_before_the_run(folder_fixture, requ
         assert (folder / "summary.json").read_text() == "{}"  # never overwritten
 
 
-def test_profile_writes_its_pictures_and_numbers(tmp_path):
+def test_profile_writes_its_pictures_and_numbers(tmp_path, monkeypatch, capsys):
     out = tmp_path / "profile"
-    completed = run_cli("profile", "--points", "21", "--train-steps", "5", "--out", str(out))
-    assert completed.returncode == 0, completed.stderr
-    assert "| sigmoid_mse | 10 |" in completed.stdout
+    # One loss: what follows reads sigmoid_mse's numbers alone.
+    argv = ["profile", "--losses", "sigmoid_mse", "--points", "21", "--train-steps", "5"]
+    assert main_in_process([*argv, "--no-cache", "--out", str(out)], monkeypatch) == 0
+    assert "| sigmoid_mse | 10 |" in capsys.readouterr().out
     names = sorted(path.name for path in out.iterdir())
     assert names == [
         "gradient_profile.png",
@@ -321,20 +372,28 @@ def test_profile_writes_its_pictures_and_numbers(tmp_path):
     assert [interval["side"] for interval in saturation] == ["right", "wrong"]
 
 
-def test_profile_at_an_inner_target_labels_the_optimum_and_follows_the_grid(tmp_path):
+# A second opinion, end to end, on test_analysis's
+# test_at_an_inner_target_the_interval_around_the_optimum_is_neither_side and
+# test_the_profile_report_follows_the_grid_and_names_the_tol, and on
+# test_negative_numbers_in_exponent_form_are_values_not_options here.
+@pytest.mark.slow
+def test_profile_at_an_inner_target_labels_the_optimum_and_follows_the_grid(
+    tmp_path, monkeypatch, capsys
+):
     # Issue 11: at target 0.5 the interval around z = 0 read "wrong side", the header
     # hid the tol, the z rows stayed at -10, 0, 10, and "--min -1e3" was refused.
     out = tmp_path / "profile"
-    completed = run_cli(
+    argv = [
         "profile",
         *("--target", "0.5", "--tol", "0.1", "--min", "-1e3", "--max", "4"),
-        *("--points", "21", "--train-steps", "5", "--out", str(out)),
-    )
-    assert completed.returncode == 0, completed.stderr
-    lines = completed.stdout.splitlines()
+        *("--points", "21", "--train-steps", "5", "--no-cache", "--out", str(out)),
+    ]
+    assert main_in_process(argv, monkeypatch) == 0
+    stdout = capsys.readouterr().out
+    lines = stdout.splitlines()
     rows = [line.split(" | ")[1] for line in lines if line.startswith("| sigmoid_mse | ")]
     assert rows[:3] == ["-1000", "0", "4"]
-    assert "| loss | saturated logit intervals (tol 0.1) |" in completed.stdout
+    assert "| loss | saturated logit intervals (tol 0.1) |" in stdout
     (mse,) = [line for line in lines if line.startswith("| sigmoid_mse | (")]
     assert "(-0.0771, 0.0771) around the optimum" in mse
     (cross_entropy,) = [
