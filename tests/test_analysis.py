@@ -1,4 +1,8 @@
-"""The analysis toolkit: profiles, saturation intervals, landscapes, diagnostics, plots."""
+"""The analysis toolkit: profiles, saturation intervals, landscapes, diagnostics, plots.
+
+Profiles against autodiff: one loss of each kind in the default tier, the other
+profileable losses in the slow one (``pytest -m slow``).
+"""
 
 from __future__ import annotations
 
@@ -40,10 +44,25 @@ def test_sigmoid_mse_is_not_convex_but_sigmoid_cross_entropy_is():
         np.testing.assert_allclose(cross_entropy, sigma * (1 - sigma), rtol=1e-9)
 
 
-@pytest.mark.parametrize(
-    "loss", [name for name, spec in jaxloss.registry.LOSSES.items() if profileable(spec)]
-)
-def test_profile_gradient_agrees_with_autodiff(loss):
+PROFILEABLE = [name for name, spec in jaxloss.registry.LOSSES.items() if profileable(spec)]
+
+
+def _one_of_each_kind(names: list[str]) -> list[str]:
+    """The first loss of each kind (domain, target kind, per-example or elementwise)."""
+    firsts: dict[tuple[str, str, bool], str] = {}
+    for name in names:
+        spec = jaxloss.registry.LOSSES[name]
+        firsts.setdefault((spec.domain, spec.target_kind, spec.per_example), name)
+    return list(firsts.values())
+
+
+# Every branch of gradient_profile's inputs and slicing, one loss each, in the default
+# tier; the other profileable losses in the slow one (test_registry checks each loss's
+# closed-form gradient against jax.grad in the default tier already).
+COVERING = _one_of_each_kind(PROFILEABLE)
+
+
+def assert_profile_gradient_agrees_with_autodiff(loss):
     spec = jaxloss.registry.LOSSES[loss]
     if spec.domain == "probability":
         grid, target = np.linspace(0.05, 0.95, 19), 0.3
@@ -54,6 +73,17 @@ def test_profile_gradient_agrees_with_autodiff(loss):
     profile = gradient_profile(loss, grid, target, class_index=1, num_classes=3)
     np.testing.assert_allclose(profile.gradient, profile.autodiff_gradient, rtol=1e-10, atol=1e-14)
     assert profile.value.shape == profile.second_derivative.shape == grid.shape
+
+
+@pytest.mark.parametrize("loss", COVERING)
+def test_profile_gradient_agrees_with_autodiff(loss):
+    assert_profile_gradient_agrees_with_autodiff(loss)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("loss", [name for name in PROFILEABLE if name not in COVERING])
+def test_profile_gradient_agrees_with_autodiff_for_the_other_losses(loss):
+    assert_profile_gradient_agrees_with_autodiff(loss)
 
 
 def test_gradient_ratio_shows_the_vanishing_factor():
@@ -159,25 +189,39 @@ def test_landscape_is_reproducible_for_a_fixed_key_and_flatter_for_mse():
     assert first.flat_share > cross_entropy.flat_share
 
 
-def test_plateau_end_and_layer_norms_from_a_training_run():
+LOSSES = ("sigmoid_mse", "sigmoid_binary_cross_entropy")
+
+
+@pytest.fixture(scope="module")
+def xor_runs():
+    """Each of LOSSES training a small tanh network on xor: two seeds, five steps."""
     pytest.importorskip("optax", reason="training needs the examples extra")
     from jaxloss.train import datasets, harness, models
 
-    experiment = harness.Experiment(
-        loss="sigmoid_mse", model=models.parse_model("mlp:4:tanh"), steps=50, init="saturated"
-    )
-    result = harness.train(experiment, datasets.load("breast_cancer"), [0, 1], [0.5])
+    return {
+        loss: harness.train(
+            harness.Experiment(loss=loss, model=models.parse_model("mlp:4:tanh"), steps=5),
+            datasets.load("xor"),
+            [0, 1],
+            [0.5],
+        )
+        for loss in LOSSES
+    }
+
+
+def test_plateau_end_and_layer_norms_from_a_training_run(xor_runs):
+    result = xor_runs["sigmoid_mse"]
     layers = layer_gradient_norms(result)
     assert set(layers) == {"layer0", "layer1"}
-    assert layers["layer0"].shape == (2, 50)
+    assert layers["layer0"].shape == (2, 5)
     squares = (
         result.parameter_grad_norms[0, ..., 0] ** 2 + result.parameter_grad_norms[0, ..., 1] ** 2
     )
     np.testing.assert_allclose(layers["layer0"], np.sqrt(squares), rtol=1e-6)
     fraction = saturated_fraction(result)
-    assert fraction.shape == (2, 50) and np.all((fraction >= 0) & (fraction <= 1))
+    assert fraction.shape == (2, 5) and np.all((fraction >= 0) & (fraction <= 1))
     ends = plateau_end(result.records["loss"][0])
-    assert np.all((ends >= 0) & (ends < 50))
+    assert np.all((ends >= 0) & (ends < 5))
 
 
 def test_plots_are_written_and_non_empty(tmp_path):
@@ -186,7 +230,7 @@ def test_plots_are_written_and_non_empty(tmp_path):
 
     profiles = [gradient_profile(loss, GRID, 0.0) for loss in ("sigmoid_mse",)]
     regions = {"sigmoid_mse": saturation_region("sigmoid_mse", 0.0, 0.05)}
-    grid = np.geomspace(0.1, 5.0, 5)
+    grid = np.geomspace(0.1, 20.0, 21)  # the landscape tests' grid: one compilation
     written = [
         plots.plot_gradient_profile(profiles, tmp_path / "profile.png"),
         plots.plot_saturation(regions, profiles, tmp_path / "saturation.png"),
@@ -198,8 +242,6 @@ def test_plots_are_written_and_non_empty(tmp_path):
 
 # ---------------------------------------------------------------------------------------
 # The figures, read through matplotlib's objects.
-
-LOSSES = ("sigmoid_mse", "sigmoid_binary_cross_entropy")
 
 
 @pytest.fixture
@@ -265,20 +307,10 @@ def test_the_landscape_figure_has_log_axes_one_colour_scale_and_the_flat_contour
     np.testing.assert_allclose(x_edges[1], np.sqrt(grid[0] * grid[1]), rtol=1e-6)
 
 
-def test_the_layer_gradient_figure_shows_both_losses_and_the_configuration(figures):
-    pytest.importorskip("optax", reason="training needs the examples extra")
+def test_the_layer_gradient_figure_shows_both_losses_and_the_configuration(figures, xor_runs):
     from jaxloss.analysis import plots
-    from jaxloss.train import datasets, harness, models
 
-    results = [
-        harness.train(
-            harness.Experiment(loss=loss, model=models.parse_model("mlp:4:tanh"), steps=5),
-            datasets.load("xor"),
-            [0, 1],
-            [0.5],
-        )
-        for loss in LOSSES
-    ]
+    results = [xor_runs[loss] for loss in LOSSES]
     figure = plots.layer_gradients_figure(results)
     figures.append(figure)
     title = figure.get_suptitle()
