@@ -10,7 +10,10 @@
   values and gradients of every differentiable input, every reduction, the legacy
   switches, class weights, margins and ``p``, unbatched and empty inputs, kinks and
   ties, and the documented argument errors. Values agree within rtol 1e-6 and
-  gradients within rtol 1e-5 (atol 1e-6), float32 on both sides.
+  gradients within rtol 1e-5 (atol 1e-6), float32 on both sides. The default tier
+  runs a covering subset of each loss's sweep (every reduction, option value, input
+  kind and legacy switch at least once) and the empty inputs; the slow tier
+  (``-m slow``) runs the full product of options and every legacy pair.
 
 The last section pins the documented differences from torch and optax.
 """
@@ -42,6 +45,24 @@ LEGACY = [
     for size_average, reduce in itertools.product((None, True, False), repeat=2)
     if (size_average, reduce) != (None, None)
 ]
+
+# The legacy pairs the default tier runs: every value of each switch at least once
+# (torch's reductions "none", "mean" and "mean").
+LEGACY_COVERING = [(False, False), (None, True), (True, None)]
+# The torch sweeps' tiers: a covering subset by default, the full product in the slow tier.
+TIERS = [
+    pytest.param(False, id="covering"),
+    pytest.param(True, id="full", marks=pytest.mark.slow),
+]
+
+
+def sweep(full, *axes):
+    """The product of ``axes`` (``full``), or a covering subset of it in which every
+    value of every axis appears at least once."""
+    if full:
+        return list(itertools.product(*axes))
+    return [tuple(axis[i % len(axis)] for axis in axes) for i in range(max(map(len, axes)))]
+
 
 # Parity cases run, per loss: the count is checked at the end of the module, and the
 # report quotes it.
@@ -81,15 +102,24 @@ OPTAX_MULTICLASS = {
 }
 
 
-def assert_same_as_optax(name, ours, theirs, first, second, argnums):
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def optax_comparison(ours, theirs, argnums, first, second):
+    """Both values and, for "sum" and "mean", both gradients: one compiled program."""
     value = ours(first, second, reduction="none")
     expected = theirs(first, second)
+    got, want = [], []
+    for reduction, reduce in (("sum", jnp.sum), ("mean", jnp.mean)):
+        got.append(jax.grad(lambda *a, r=reduction: ours(*a, reduction=r), argnums)(first, second))
+        want.append(jax.grad(lambda *a, f=reduce: f(theirs(*a)), argnums)(first, second))
+    return value, expected, got, want
+
+
+def assert_same_as_optax(name, ours, theirs, first, second, argnums):
+    value, expected, got, want = optax_comparison(ours, theirs, argnums, first, second)
     assert value.shape == expected.shape and value.dtype == expected.dtype
     np.testing.assert_allclose(value, expected, rtol=1e-13, atol=1e-15)
-    for reduction, reduce in (("sum", jnp.sum), ("mean", jnp.mean)):
-        got = jax.grad(lambda *a, r=reduction: ours(*a, reduction=r), argnums)(first, second)
-        want = jax.grad(lambda *a, f=reduce: f(theirs(*a)), argnums)(first, second)
-        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+    for ours_grad, their_grad in zip(got, want, strict=True):
+        np.testing.assert_allclose(ours_grad, their_grad, rtol=1e-13, atol=1e-15)
     CASES[name] += 1
 
 
@@ -184,19 +214,27 @@ def test_multi_margin_with_a_non_torch_exponent_matches_the_formula():
         def theirs(x, p, margin):
             return jnp.mean(reference.unreduced("multi_margin", x, labels, p=p, margin=margin))
 
-        np.testing.assert_allclose(ours(scores, p, margin), theirs(scores, p, margin), rtol=1e-12)
-        for argnums in (0, 1, 2):
-            np.testing.assert_allclose(
-                jax.grad(ours, argnums)(scores, p, margin),
-                jax.grad(theirs, argnums)(scores, p, margin),
-                rtol=1e-11,
+        @jax.jit
+        def both(scores, p, margin):
+            # One compiled program: the values, every partial and the Hessians.
+            everything = (0, 1, 2)
+            return (
+                (ours(scores, p, margin), theirs(scores, p, margin)),
+                (
+                    jax.grad(ours, everything)(scores, p, margin),
+                    jax.grad(theirs, everything)(scores, p, margin),
+                ),
+                (
+                    jaxloss.hessians.multi_margin(scores, labels, p=p, margin=margin),
+                    reference_blocks(jax.hessian(theirs)(scores, p, margin)),
+                ),
             )
-        np.testing.assert_allclose(
-            jaxloss.hessians.multi_margin(scores, labels, p=p, margin=margin),
-            reference_blocks(jax.hessian(theirs)(scores, p, margin)),
-            rtol=1e-10,
-            atol=1e-14,
-        )
+
+        values, gradients, hessians = both(scores, p, margin)
+        np.testing.assert_allclose(*values, rtol=1e-12)
+        for got, want in zip(*gradients, strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-11)
+        np.testing.assert_allclose(*hessians, rtol=1e-10, atol=1e-14)
 
 
 def reference_blocks(full):
@@ -311,10 +349,11 @@ TORCH = {
 }
 
 
-def legacy_parity(name, inputs, differentiable=(0,), **options):
-    """Every size_average/reduce pair: the same warning and numbers as torch."""
+def legacy_parity(name, inputs, differentiable=(0,), *, full, **options):
+    """Every size_average/reduce pair (``full``; else ``LEGACY_COVERING``): the same
+    warning and numbers as torch."""
     ours, our_class, theirs, their_class = TORCH[name]
-    for size_average, reduce in LEGACY:
+    for size_average, reduce in LEGACY if full else LEGACY_COVERING:
         switches = {"size_average": size_average, "reduce": reduce}
         legacy = {**switches, **{key: to_jax(value) for key, value in options.items()}}
         their_legacy = {**switches, **{key: to_torch(value) for key, value in options.items()}}
@@ -346,6 +385,8 @@ def empty_parity(
     torch's "mean" is NaN (``torch_mean_is_nan``) or 0. Its multi-class margin
     kernels' "sum" over an empty batch returns uninitialised memory in torch 2.13
     (-1e34, -2e15 in two runs); with ``torch_sum=False`` ours is checked to be 0.
+    Their "mean" is uninitialised memory too (0, 4.7e-38, and NaN after other tests
+    ran), so with ``torch_sum=False`` torch's "mean" is not compared.
     """
     ours, _, theirs, _ = TORCH[name]
     our_options = {key: to_jax(value) for key, value in options.items()}
@@ -362,8 +403,9 @@ def empty_parity(
         )
     value, grads = run_ours(functools.partial(ours, **our_options), inputs, differentiable)
     assert value == 0 and all(grad.size == 0 for grad in grads)
-    their_value = theirs(*(to_torch(x) for x in inputs), **their_options)
-    assert bool(torch.isnan(their_value)) == torch_mean_is_nan
+    if torch_sum:
+        their_value = theirs(*(to_torch(x) for x in inputs), **their_options)
+        assert bool(torch.isnan(their_value)) == torch_mean_is_nan
 
 
 # --------------------------------------------------------------------------------------
@@ -372,64 +414,67 @@ def empty_parity(
 SHAPE = (4, 5)
 
 
-def test_soft_margin_loss_matches_torch():
+@pytest.mark.parametrize("full", TIERS)
+def test_soft_margin_loss_matches_torch(full):
     scores = normal(SHAPE, seed=10)
     targets = signs(SHAPE, seed=11)
     # Non-±1 targets: torch's formula log(1 + exp(-y x)) takes any real y.
     real_targets = normal(SHAPE, seed=12, scale=0.5)
-    for reduction in REDUCTIONS:
-        for x, y in ((scores, targets), (scores * 10, targets), (scores, real_targets)):
-            both_forms("soft_margin_loss", {"reduction": reduction}, (x, y))
-        both_forms("soft_margin_loss", {"reduction": reduction}, (scores[0], targets[0]))
-    legacy_parity("soft_margin_loss", (scores, targets))
-    empty_parity("soft_margin_loss", (np.zeros(0, np.float32), np.zeros(0, np.float32)))
+    inputs = (
+        (scores, targets),
+        (scores * 10, targets),
+        (scores, real_targets),
+        (scores[0], targets[0]),  # unbatched
+    )
+    for reduction, (x, y) in sweep(full, REDUCTIONS, inputs):
+        both_forms("soft_margin_loss", {"reduction": reduction}, (x, y))
+    legacy_parity("soft_margin_loss", (scores, targets), full=full)
+    if not full:
+        empty_parity("soft_margin_loss", (np.zeros(0, np.float32), np.zeros(0, np.float32)))
 
 
-def test_hinge_embedding_loss_matches_torch():
+@pytest.mark.parametrize("full", TIERS)
+def test_hinge_embedding_loss_matches_torch(full):
     distances = np.abs(normal(SHAPE, seed=13))
     targets = signs(SHAPE, seed=14)
     # Distances exactly at the margin with y = -1: torch's slope there is -1.
     at_kink = np.where(targets < 0, 1.0, distances).astype(np.float32)
-    for reduction in REDUCTIONS:
-        for margin in ({}, {"margin": 0.5}, {"margin": 2.0}):
-            both_forms(
-                "hinge_embedding_loss", {"reduction": reduction, **margin}, (distances, targets)
-            )
-        both_forms("hinge_embedding_loss", {"reduction": reduction}, (at_kink, targets))
-        both_forms("hinge_embedding_loss", {"reduction": reduction}, (distances[1], targets[1]))
-    legacy_parity("hinge_embedding_loss", (distances, targets), margin=1.5)
-    empty_parity("hinge_embedding_loss", (np.zeros(0, np.float32), np.zeros(0, np.float32)))
+    cases = (
+        ({}, (distances, targets)),
+        ({"margin": 0.5}, (distances, targets)),
+        ({"margin": 2.0}, (distances, targets)),
+        ({}, (at_kink, targets)),
+        ({}, (distances[1], targets[1])),  # unbatched
+    )
+    for reduction, (margin, inputs) in sweep(full, REDUCTIONS, cases):
+        both_forms("hinge_embedding_loss", {"reduction": reduction, **margin}, inputs)
+    legacy_parity("hinge_embedding_loss", (distances, targets), margin=1.5, full=full)
+    if not full:
+        empty_parity("hinge_embedding_loss", (np.zeros(0, np.float32), np.zeros(0, np.float32)))
 
 
-def test_margin_ranking_loss_matches_torch():
+@pytest.mark.parametrize("full", TIERS)
+def test_margin_ranking_loss_matches_torch(full):
     first, second = normal(SHAPE, seed=15), normal(SHAPE, seed=16)
     targets = signs(SHAPE, seed=17)
     # Integer scores with margin 1: many pairs exactly at the kink, where torch keeps the slope.
     first_grid, second_grid = grid(SHAPE, seed=18), grid(SHAPE, seed=19)
     everything = (0, 1, 2)
-    for reduction in REDUCTIONS:
-        for margin in ({}, {"margin": 0.5}, {"margin": -0.3}):
-            both_forms(
-                "margin_ranking_loss",
-                {"reduction": reduction, **margin},
-                (first, second, targets),
-                everything,
-            )
-        both_forms(
-            "margin_ranking_loss",
-            {"reduction": reduction, "margin": 1.0},
-            (first_grid, second_grid, targets),
-            everything,
-        )
-        both_forms(
-            "margin_ranking_loss",
-            {"reduction": reduction},
-            (first[0], second[0], targets[0]),
-            everything,
-        )
-    legacy_parity("margin_ranking_loss", (first, second, targets), everything, margin=0.2)
-    empty = np.zeros(0, np.float32)
-    empty_parity("margin_ranking_loss", (empty, empty, empty), everything)
+    cases = (
+        ({}, (first, second, targets)),
+        ({"margin": 0.5}, (first, second, targets)),
+        ({"margin": -0.3}, (first, second, targets)),
+        ({"margin": 1.0}, (first_grid, second_grid, targets)),
+        ({}, (first[0], second[0], targets[0])),  # unbatched
+    )
+    for reduction, (margin, inputs) in sweep(full, REDUCTIONS, cases):
+        both_forms("margin_ranking_loss", {"reduction": reduction, **margin}, inputs, everything)
+    legacy_parity(
+        "margin_ranking_loss", (first, second, targets), everything, margin=0.2, full=full
+    )
+    if not full:
+        empty = np.zeros(0, np.float32)
+        empty_parity("margin_ranking_loss", (empty, empty, empty), everything)
 
 
 # --------------------------------------------------------------------------------------
@@ -438,23 +483,26 @@ def test_margin_ranking_loss_matches_torch():
 CLASS_WEIGHT = np.asarray([0.2, 1.0, 2.5, 0.0, 4.0], np.float32)  # a zero weight included
 
 
-def test_multi_margin_loss_matches_torch():
+@pytest.mark.parametrize("full", TIERS)
+def test_multi_margin_loss_matches_torch(full):
     labels = rng(20).integers(0, 5, size=4).astype(np.int64)
-    for reduction, p, weight, kind in itertools.product(
-        REDUCTIONS, (1, 2), (None, CLASS_WEIGHT), ("normal", "grid")
+    for reduction, p, weight, kind in sweep(
+        full, REDUCTIONS, (1, 2), (None, CLASS_WEIGHT), ("normal", "grid")
     ):
         scores = normal(SHAPE, seed=21) if kind == "normal" else grid(SHAPE, seed=22)
         options = {"reduction": reduction, "p": p, "weight": weight}
         both_forms("multi_margin_loss", options, (scores, labels))
-        if kind == "normal":
+        # The default tier runs the margin and the unbatched input once, with "mean".
+        if kind == "normal" and (full or reduction == "mean"):
             both_forms("multi_margin_loss", {**options, "margin": 0.3}, (scores, labels))
             # Unbatched: input (C,) and a 0-d target.
             both_forms("multi_margin_loss", options, (scores[2], labels[2]))
-    legacy_parity("multi_margin_loss", (normal(SHAPE, seed=23), labels), p=2, margin=2.0)
+    legacy_parity("multi_margin_loss", (normal(SHAPE, seed=23), labels), p=2, margin=2.0, full=full)
+    if full:
+        return
     empty_parity(
         "multi_margin_loss",
         (np.zeros((0, 5), np.float32), np.zeros(0, np.int64)),
-        torch_mean_is_nan=False,
         torch_sum=False,
     )
 
@@ -470,35 +518,44 @@ def padded_targets(seed):
     return np.asarray(rows, np.int64)
 
 
-def test_multilabel_margin_loss_matches_torch():
+@pytest.mark.parametrize("full", TIERS)
+def test_multilabel_margin_loss_matches_torch(full):
     targets = padded_targets(seed=24)
-    for reduction in REDUCTIONS:
-        for scores in (normal(SHAPE, seed=25), grid(SHAPE, seed=26)):
-            both_forms("multilabel_margin_loss", {"reduction": reduction}, (scores, targets))
-        both_forms(
-            "multilabel_margin_loss", {"reduction": reduction}, (normal((5,), 27), targets[2])
-        )
-    legacy_parity("multilabel_margin_loss", (normal(SHAPE, seed=28), targets))
+    inputs = (
+        (normal(SHAPE, seed=25), targets),
+        (grid(SHAPE, seed=26), targets),
+        (normal((5,), 27), targets[2]),  # unbatched
+    )
+    for reduction, case in sweep(full, REDUCTIONS, inputs):
+        both_forms("multilabel_margin_loss", {"reduction": reduction}, case)
+    legacy_parity("multilabel_margin_loss", (normal(SHAPE, seed=28), targets), full=full)
+    if full:
+        return
     empty_parity(
         "multilabel_margin_loss",
         (np.zeros((0, 5), np.float32), np.zeros((0, 5), np.int64)),
-        torch_mean_is_nan=False,
         torch_sum=False,
     )
 
 
-def test_multilabel_soft_margin_loss_matches_torch():
+@pytest.mark.parametrize("full", TIERS)
+def test_multilabel_soft_margin_loss_matches_torch(full):
     logits = normal(SHAPE, seed=29)
     binary = (rng(30).uniform(size=SHAPE) < 0.5).astype(np.float32)
     soft = rng(31).uniform(size=SHAPE).astype(np.float32)
     weights = (None, CLASS_WEIGHT, rng(32).uniform(0, 2, size=SHAPE).astype(np.float32))
-    for reduction, weight in itertools.product(REDUCTIONS, weights):
+    # The unbatched case second: the covering subset pairs it with the (C,) weight.
+    inputs = ((logits, binary), (logits[0], soft[0]), (logits * 20, soft))
+    for reduction, weight, (x, y) in sweep(full, REDUCTIONS, weights, inputs):
+        if x.ndim == 1 and weight is not None and weight.ndim > 1:
+            continue  # an (N, C) weight has no unbatched form
         options = {"reduction": reduction, "weight": weight}
-        for x, y in ((logits, binary), (logits * 20, soft)):
-            both_forms("multilabel_soft_margin_loss", options, (x, y), (0, 1))
-        if weight is None or weight.ndim == 1:
-            both_forms("multilabel_soft_margin_loss", options, (logits[0], soft[0]), (0, 1))
-    legacy_parity("multilabel_soft_margin_loss", (logits, soft), (0, 1), weight=CLASS_WEIGHT)
+        both_forms("multilabel_soft_margin_loss", options, (x, y), (0, 1))
+    legacy_parity(
+        "multilabel_soft_margin_loss", (logits, soft), (0, 1), weight=CLASS_WEIGHT, full=full
+    )
+    if full:
+        return
     empty = np.zeros((0, 5), np.float32)
     empty_parity("multilabel_soft_margin_loss", (empty, empty), (0, 1))
     empty_parity("multilabel_soft_margin_loss", (empty, empty), (0, 1), weight=CLASS_WEIGHT)

@@ -2,11 +2,17 @@
 
 Parity cases are counted in the report: each ``compare`` call checks one value and the
 gradients of every differentiable input.
+
+The torch sweeps (options x reductions) run a covering subset in the default tier, in
+which every option value and reduction appears at least once, and the full product in
+the slow tier (``-m slow``). Finite-difference checks (``check_grads``) run in the slow
+tier; the default tier compares the same gradients with autodiff of the formulas.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import warnings
 
 import jax
@@ -22,6 +28,19 @@ from jaxloss import torch_compat
 from tests.formulas import metric as formulas
 
 REDUCTIONS = ("none", "sum", "mean")
+# The torch sweeps' tiers: a covering subset by default, the full product in the slow tier.
+TIERS = [
+    pytest.param(False, id="covering"),
+    pytest.param(True, id="full", marks=pytest.mark.slow),
+]
+
+
+def sweep(full, *axes):
+    """The product of ``axes`` (``full``), or a covering subset of it in which every
+    value of every axis appears at least once."""
+    if full:
+        return list(itertools.product(*axes))
+    return [tuple(axis[i % len(axis)] for axis in axes) for i in range(max(map(len, axes)))]
 
 
 def _torch(*arrays):
@@ -37,13 +56,14 @@ def _torch_value_and_grads(function, arrays, reduction):
 
 
 def _jax_value_and_grads(function, arrays, reduction):
-    value = function(*arrays)
-
     def total(*inputs):
         result = function(*inputs)
-        return result if reduction != "none" else jnp.sum(result)
+        return (result if reduction != "none" else jnp.sum(result)), result
 
-    grads = jax.grad(total, argnums=tuple(range(len(arrays))))(*arrays)
+    # One compiled program for the value and every gradient.
+    grads, value = jax.jit(jax.grad(total, argnums=tuple(range(len(arrays))), has_aux=True))(
+        *arrays
+    )
     return np.asarray(value), [np.asarray(g) for g in grads]
 
 
@@ -55,35 +75,37 @@ def compare(ours, theirs, arrays, reduction, rtol=1e-10, atol=1e-12):
         np.testing.assert_allclose(grad, expected_grad, rtol=rtol, atol=atol)
 
 
-def test_cosine_embedding_loss_matches_torch():
+@pytest.mark.parametrize("full", TIERS)
+def test_cosine_embedding_loss_matches_torch(full):
     rng = np.random.default_rng(0)
     x1, x2 = rng.standard_normal((2, 6, 4))
     x1[0] = 0.0  # torch's epsilon: a zero vector has cosine 0
     target = np.array([1.0, -1.0, 1.0, -1.0, -1.0, 0.0])  # 0: torch's loss 0
     with jax.enable_x64(True):
-        for margin in (0.0, 0.3, -0.4):
-            for reduction in REDUCTIONS:
-                options = dict(margin=margin, reduction=reduction)
-                theirs = _torch_value_and_grads(
-                    functools.partial(_torch_cosine, target=torch.tensor(target), options=options),
-                    (x1, x2),
-                    reduction,
-                )
-                # The zero vector's gradient is ~1e6 (torch's epsilon): 1e-9 relative.
-                compare(
-                    functools.partial(_cosine_functional, target=target, options=options),
-                    theirs,
-                    (x1, x2),
-                    reduction,
-                    rtol=1e-8,
-                )
-                compare(
-                    functools.partial(_cosine_module, target=target, options=options),
-                    theirs,
-                    (x1, x2),
-                    reduction,
-                    rtol=1e-8,
-                )
+        for margin, reduction in sweep(full, (0.0, 0.3, -0.4), REDUCTIONS):
+            options = dict(margin=margin, reduction=reduction)
+            theirs = _torch_value_and_grads(
+                functools.partial(_torch_cosine, target=torch.tensor(target), options=options),
+                (x1, x2),
+                reduction,
+            )
+            # The zero vector's gradient is ~1e6 (torch's epsilon): 1e-9 relative.
+            compare(
+                functools.partial(_cosine_functional, target=target, options=options),
+                theirs,
+                (x1, x2),
+                reduction,
+                rtol=1e-8,
+            )
+            compare(
+                functools.partial(_cosine_module, target=target, options=options),
+                theirs,
+                (x1, x2),
+                reduction,
+                rtol=1e-8,
+            )
+        if full:
+            return
         # Unbatched: (D,) inputs with a scalar target.
         for label in (1.0, -1.0):
             options = dict(margin=-0.5)
@@ -155,24 +177,26 @@ TRIPLET_CASES = (
 )
 
 
-def test_triplet_margin_loss_matches_torch():
+@pytest.mark.parametrize("full", TIERS)
+def test_triplet_margin_loss_matches_torch(full):
     rng = np.random.default_rng(1)
     anchor, positive, negative = rng.standard_normal((3, 5, 4))
     with jax.enable_x64(True):
-        for p, eps, swap, margin in TRIPLET_CASES:
-            for reduction in REDUCTIONS:
-                options = dict(margin=margin, p=p, eps=eps, swap=swap, reduction=reduction)
-                theirs = _torch_value_and_grads(
-                    functools.partial(torch.nn.functional.triplet_margin_loss, **options),
-                    (anchor, positive, negative),
-                    reduction,
-                )
-                compare(
-                    functools.partial(torch_compat.triplet_margin_loss, **options),
-                    theirs,
-                    (anchor, positive, negative),
-                    reduction,
-                )
+        for (p, eps, swap, margin), reduction in sweep(full, TRIPLET_CASES, REDUCTIONS):
+            options = dict(margin=margin, p=p, eps=eps, swap=swap, reduction=reduction)
+            theirs = _torch_value_and_grads(
+                functools.partial(torch.nn.functional.triplet_margin_loss, **options),
+                (anchor, positive, negative),
+                reduction,
+            )
+            compare(
+                functools.partial(torch_compat.triplet_margin_loss, **options),
+                theirs,
+                (anchor, positive, negative),
+                reduction,
+            )
+        # The class: every case in the slow tier, the one the sweep ran with "mean" here.
+        for p, eps, swap, margin in TRIPLET_CASES if full else TRIPLET_CASES[2:3]:
             module_options = dict(margin=margin, p=p, eps=eps, swap=swap)
             theirs = _torch_value_and_grads(
                 torch.nn.TripletMarginLoss(**module_options), (anchor, positive, negative), "mean"
@@ -183,6 +207,8 @@ def test_triplet_margin_loss_matches_torch():
                 (anchor, positive, negative),
                 "mean",
             )
+        if full:
+            return
         # Unbatched (D,) triplets.
         theirs = _torch_value_and_grads(
             torch.nn.TripletMarginLoss(margin=3.0), (anchor[0], positive[0], negative[0]), "mean"
@@ -215,7 +241,8 @@ def test_triplet_margin_loss_legacy_empty_and_errors():
         torch_compat.triplet_margin_loss(anchor.astype(int), positive, negative)
 
 
-def test_triplet_margin_with_distance_loss_matches_torch():
+@pytest.mark.parametrize("full", TIERS)
+def test_triplet_margin_with_distance_loss_matches_torch(full):
     rng = np.random.default_rng(3)
     anchor, positive, negative = rng.standard_normal((3, 5, 4))
 
@@ -238,30 +265,32 @@ def test_triplet_margin_with_distance_loss_matches_torch():
         ),
     )
     with jax.enable_x64(True):
-        for ours_distance, their_distance in distances:
-            for swap in (False, True):
-                for reduction in REDUCTIONS:
-                    theirs = _torch_value_and_grads(
-                        torch.nn.TripletMarginWithDistanceLoss(
-                            distance_function=their_distance,
-                            margin=0.7,
-                            swap=swap,
-                            reduction=reduction,
-                        ),
-                        (anchor, positive, negative),
-                        reduction,
-                    )
-                    compare(
-                        torch_compat.TripletMarginWithDistanceLoss(
-                            distance_function=ours_distance,
-                            margin=0.7,
-                            swap=swap,
-                            reduction=reduction,
-                        ),
-                        theirs,
-                        (anchor, positive, negative),
-                        reduction,
-                    )
+        for (ours_distance, their_distance), swap, reduction in sweep(
+            full, distances, (False, True), REDUCTIONS
+        ):
+            theirs = _torch_value_and_grads(
+                torch.nn.TripletMarginWithDistanceLoss(
+                    distance_function=their_distance,
+                    margin=0.7,
+                    swap=swap,
+                    reduction=reduction,
+                ),
+                (anchor, positive, negative),
+                reduction,
+            )
+            compare(
+                torch_compat.TripletMarginWithDistanceLoss(
+                    distance_function=ours_distance,
+                    margin=0.7,
+                    swap=swap,
+                    reduction=reduction,
+                ),
+                theirs,
+                (anchor, positive, negative),
+                reduction,
+            )
+        if full:
+            return
         x1, x2 = rng.standard_normal((2, 3, 4))
         expected = torch.nn.functional.pairwise_distance(
             torch.tensor(x1), torch.tensor(x2), p=1.5, keepdim=True
@@ -383,15 +412,17 @@ def test_ntxent_against_the_formula_and_its_reductions():
         def ours(e):
             return jaxloss.ntxent(e, labels, temperature=0.3)
 
-        np.testing.assert_allclose(
-            jax.grad(ours)(embeddings), jax.jit(jax.grad(reference))(embeddings), rtol=1e-10
-        )
-        np.testing.assert_allclose(
-            jax.hessian(ours)(embeddings),
-            jax.jit(jax.hessian(reference))(embeddings),
-            rtol=1e-8,
-            atol=1e-12,
-        )
+        @jax.jit
+        def derivatives(e):
+            # One compiled program: both gradients and both Hessians.
+            return (jax.grad(ours)(e), jax.grad(reference)(e)), (
+                jax.hessian(ours)(e),
+                jax.hessian(reference)(e),
+            )
+
+        gradients, hessians = derivatives(embeddings)
+        np.testing.assert_allclose(*gradients, rtol=1e-10)
+        np.testing.assert_allclose(*hessians, rtol=1e-8, atol=1e-12)
         # An anchor without negatives (one label) has loss 0, not NaN.
         assert jaxloss.ntxent(embeddings, np.zeros(6, int)) == 0
         assert np.all(
@@ -436,18 +467,12 @@ def test_circle_loss_matches_the_keras_formula():
                 return jnp.sum(formulas.circle_rows(e, labels, xp=jnp, **options))
 
             np.testing.assert_allclose(
-                jax.grad(ours)(embeddings),
-                jax.jit(jax.grad(reference))(embeddings),
+                *jax.jit(lambda e, f=ours, g=reference: (jax.grad(f)(e), jax.grad(g)(e)))(
+                    embeddings
+                ),
                 rtol=1e-9,
                 atol=1e-11,
             )
-        check_grads(
-            lambda e: jaxloss.circle_loss(e, labels, gamma=4.0),
-            (embeddings,),
-            order=2,
-            modes=("fwd", "rev"),
-            eps=1e-6,
-        )
         # A reference set that is the batch itself gives the batch's loss.
         np.testing.assert_allclose(
             jaxloss.circle_loss(embeddings, labels, ref_embeddings=embeddings, ref_labels=labels),
@@ -458,6 +483,23 @@ def test_circle_loss_matches_the_keras_formula():
         jaxloss.circle_loss(embeddings, labels, ref_embeddings=embeddings)
     with pytest.raises(TypeError, match="integer"):
         jaxloss.circle_loss(embeddings, labels.astype(float))
+
+
+@pytest.mark.slow
+def test_circle_loss_finite_differences():
+    # A second opinion on the gradients test_circle_loss_matches_the_keras_formula checks
+    # against autodiff of the formula: finite differences, second order included.
+    rng = np.random.default_rng(7)
+    embeddings = _unit(rng.standard_normal((7, 3)))
+    labels = np.array([0, 1, 0, 2, 1, 0, 3])
+    with jax.enable_x64(True):
+        check_grads(
+            lambda e: jaxloss.circle_loss(e, labels, gamma=4.0),
+            (embeddings,),
+            order=2,
+            modes=("fwd", "rev"),
+            eps=1e-6,
+        )
 
 
 def test_triplet_margin_with_distance_loss_native_options():

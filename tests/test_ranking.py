@@ -1,8 +1,15 @@
-"""Ranking losses against optax (ranking_softmax_loss) and rax's definitions (pairwise)."""
+"""Ranking losses against optax (ranking_softmax_loss) and rax's definitions (pairwise).
+
+The default tier compares ranking_softmax_loss with optax on a covering subset of the
+where x weights x reduction product (every pair of where and weights, every
+reduction); the slow tier (``-m slow``) runs the whole product, and the
+finite-difference checks (``check_grads``, second order) of the pairwise losses.
+"""
 
 from __future__ import annotations
 
 import functools
+import itertools
 
 import jax
 import jax.numpy as jnp
@@ -25,49 +32,79 @@ WEIGHTS = np.array([[1.0, 2.0, 0.5, 1.0, 1.0], [0.3, 1.0, 1.0, 2.0, 1.0], [1.0] 
 OPTAX_REDUCE = {"none": None, "sum": jnp.sum, "mean": jnp.mean}
 
 
-def test_ranking_softmax_loss_matches_optax():
-    cases = 0
+SOFTMAX_PRODUCT = list(itertools.product((None, WHERE), (None, WEIGHTS), OPTAX_REDUCE))
+# Every (where, weights) pair and every reduction, and the reductions with both where
+# and weights (whose gradients are compared).
+SOFTMAX_COVERING = [
+    (None, None, "none"),
+    (None, WEIGHTS, "sum"),
+    (WHERE, None, "mean"),
+    (WHERE, WEIGHTS, "none"),
+    (WHERE, WEIGHTS, "mean"),
+]
+
+
+@pytest.mark.parametrize(
+    "cases, gradient_cases",
+    [
+        pytest.param(SOFTMAX_COVERING, 3, id="covering"),
+        pytest.param(SOFTMAX_PRODUCT, 6, id="full", marks=pytest.mark.slow),
+    ],
+)
+def test_ranking_softmax_loss_matches_optax(cases, gradient_cases):
+    compared = 0
     with jax.enable_x64(True):
-        for where in (None, WHERE):
-            for weights in (None, WEIGHTS):
-                for reduction, reduce_fn in OPTAX_REDUCE.items():
+        for where, weights, reduction in cases:
+            reduce_fn = OPTAX_REDUCE[reduction]
 
-                    def ours(scores, labels, weights, where=where, reduction=reduction):
-                        return jaxloss.ranking_softmax_loss(
-                            scores, labels, where=where, weights=weights, reduction=reduction
-                        )
+            def ours(scores, labels, weights, where=where, reduction=reduction):
+                return jaxloss.ranking_softmax_loss(
+                    scores, labels, where=where, weights=weights, reduction=reduction
+                )
 
-                    def theirs(scores, labels, weights, where=where, reduce_fn=reduce_fn):
-                        return optax.losses.ranking_softmax_loss(
-                            scores, labels, where=where, weights=weights, reduce_fn=reduce_fn
-                        )
+            def theirs(scores, labels, weights, where=where, reduce_fn=reduce_fn):
+                return optax.losses.ranking_softmax_loss(
+                    scores, labels, where=where, weights=weights, reduce_fn=reduce_fn
+                )
 
-                    inputs = (SCORES, LABELS, WEIGHTS if weights is not None else np.ones((3, 5)))
-                    np.testing.assert_allclose(ours(*inputs), theirs(*inputs), rtol=1e-12)
+            inputs = (SCORES, LABELS, WEIGHTS if weights is not None else np.ones((3, 5)))
+            # The reductions' rule is shared: gradients for "none", and for every
+            # reduction with both where and weights.
+            with_gradients = reduction == "none" or (where is not None and weights is not None)
 
-                    def total(function):
-                        return lambda *a: jnp.sum(function(*a))
+            def total(function):
+                return lambda *a: jnp.sum(function(*a))
 
-                    if reduction != "none" and (where is None or weights is None):
-                        continue  # the reductions' rule is shared: one case each suffices
-                    # Gradients for the scores, the labels and the weights (optax's by
-                    # autodiff). At a masked item optax's label and weight gradients are
-                    # 0 * log softmax(-inf) = NaN (or 0); here they are 0.
-                    ours_grads = jax.grad(total(ours), argnums=(0, 1, 2))(*inputs)
-                    their_grads = jax.grad(total(theirs), argnums=(0, 1, 2))(*inputs)
-                    valid = np.ones((3, 5), bool) if where is None else where
-                    np.testing.assert_allclose(
-                        ours_grads[0], their_grads[0], rtol=1e-10, atol=1e-14
-                    )
-                    for ours_grad, their_grad in zip(ours_grads[1:], their_grads[1:], strict=True):
-                        np.testing.assert_allclose(
-                            ours_grad[valid], their_grad[valid], rtol=1e-10, atol=1e-14
-                        )
-                        assert np.all(ours_grad[~valid] == 0)
-                        masked = their_grad[~valid]
-                    assert np.all(np.isnan(masked) | (masked == 0))
-                    cases += 1
-    assert cases == 6
+            @jax.jit
+            def both(*inputs, with_gradients=with_gradients, ours=ours, theirs=theirs):
+                # One compiled program: both values and (where compared) both gradients.
+                values = (ours(*inputs), theirs(*inputs))
+                if not with_gradients:
+                    return values, None
+                return values, (
+                    jax.grad(total(ours), argnums=(0, 1, 2))(*inputs),
+                    jax.grad(total(theirs), argnums=(0, 1, 2))(*inputs),
+                )
+
+            values, gradients = both(*inputs)
+            np.testing.assert_allclose(*values, rtol=1e-12)
+            if gradients is None:
+                continue
+            # Gradients for the scores, the labels and the weights (optax's by
+            # autodiff). At a masked item optax's label and weight gradients are
+            # 0 * log softmax(-inf) = NaN (or 0); here they are 0.
+            ours_grads, their_grads = gradients
+            valid = np.ones((3, 5), bool) if where is None else where
+            np.testing.assert_allclose(ours_grads[0], their_grads[0], rtol=1e-10, atol=1e-14)
+            for ours_grad, their_grad in zip(ours_grads[1:], their_grads[1:], strict=True):
+                np.testing.assert_allclose(
+                    ours_grad[valid], their_grad[valid], rtol=1e-10, atol=1e-14
+                )
+                assert np.all(ours_grad[~valid] == 0)
+                masked = their_grad[~valid]
+            assert np.all(np.isnan(masked) | (masked == 0))
+            compared += 1
+    assert compared == gradient_cases
 
 
 def test_ranking_softmax_loss_optax_edge_cases():
@@ -126,36 +163,52 @@ def test_pairwise_losses_match_the_rax_definition(kind):
                 )
 
             ours = functools.partial(loss, labels=LABELS, where=where, weights=weights)
-            expected = reference(SCORES)
-            np.testing.assert_allclose(ours(SCORES, reduction="none"), expected, rtol=1e-12)
-            np.testing.assert_allclose(ours(SCORES, reduction="sum"), expected.sum(), rtol=1e-12)
+
+            @jax.jit
+            def everything(scores, ours=ours, reference=reference):
+                # One compiled program: every reduction, the reference and both gradients.
+                values = [ours(scores, reduction=r) for r in ("none", "sum", "mean")]
+                gradients = (
+                    jax.grad(lambda s: ours(s, reduction="sum"))(scores),
+                    jax.grad(lambda s: jnp.sum(reference(s)))(scores),
+                )
+                return values, reference(scores), gradients
+
+            (none, total, mean), expected, gradients = everything(SCORES)
+            np.testing.assert_allclose(none, expected, rtol=1e-12)
+            np.testing.assert_allclose(total, expected.sum(), rtol=1e-12)
             has_pairs = np.array([True, True, where is None])
-            np.testing.assert_allclose(ours(SCORES), expected[has_pairs].mean(), rtol=1e-12)
-            np.testing.assert_allclose(
-                jax.grad(lambda s, ours=ours: ours(s, reduction="sum"))(SCORES),
-                jax.jit(jax.grad(lambda s, reference=reference: jnp.sum(reference(s))))(SCORES),
-                rtol=1e-10,
-                atol=1e-14,
-            )
-        # The item weights' derivative, and second order where the loss is smooth.
-        np.testing.assert_allclose(
-            jax.grad(lambda w: loss(SCORES, LABELS, weights=w, reduction="sum"))(WEIGHTS),
-            jax.grad(
-                lambda w: sum(
+            np.testing.assert_allclose(mean, expected[has_pairs].mean(), rtol=1e-12)
+            np.testing.assert_allclose(*gradients, rtol=1e-10, atol=1e-14)
+
+        # The item weights' derivative.
+        @jax.jit
+        def weight_gradients(w):
+            def reference(w):
+                return sum(
                     formulas.pairwise(SCORES[b], LABELS[b], [True] * 5, w[b], kind=kind, xp=jnp)
                     for b in range(3)
                 )
-            )(WEIGHTS),
-            rtol=1e-10,
+
+            ours = jax.grad(lambda w: loss(SCORES, LABELS, weights=w, reduction="sum"))(w)
+            return ours, jax.grad(reference)(w)
+
+        np.testing.assert_allclose(*weight_gradients(WEIGHTS), rtol=1e-10)
+
+
+@pytest.mark.slow
+def test_pairwise_logistic_loss_finite_differences():
+    # A second opinion on the gradients test_pairwise_losses_match_the_rax_definition
+    # checks against autodiff of rax's definition: finite differences, second order
+    # included (the loss is smooth).
+    with jax.enable_x64(True):
+        check_grads(
+            lambda s: jaxloss.pairwise_logistic_loss(s, LABELS, where=WHERE, weights=WEIGHTS),
+            (SCORES,),
+            order=2,
+            modes=("fwd", "rev"),
+            eps=1e-6,
         )
-        if kind == "logistic":
-            check_grads(
-                lambda s: loss(s, LABELS, where=WHERE, weights=WEIGHTS),
-                (SCORES,),
-                order=2,
-                modes=("fwd", "rev"),
-                eps=1e-6,
-            )
 
 
 def test_pairwise_losses_rax_docstring_values():

@@ -1,4 +1,8 @@
-"""Segmentation losses against optax (dice, binary and generalized Dice) and the formula."""
+"""Segmentation losses against optax (dice, binary and generalized Dice) and the formula.
+
+The finite-difference checks (``check_grads``, second order) run in the slow tier
+(``-m slow``); the default tier compares the gradients with optax's and the formula's.
+"""
 
 from __future__ import annotations
 
@@ -29,12 +33,25 @@ def _value_and_grads(function, *inputs):
         )
 
 
-def _assert_same(ours, theirs, inputs, rtol=1e-10):
-    value, grads = _value_and_grads(ours, *inputs)
-    expected, expected_grads = _value_and_grads(theirs, *inputs)
-    np.testing.assert_allclose(value, expected, rtol=rtol, atol=1e-14)
-    for grad, expected_grad in zip(grads, expected_grads, strict=True):
-        np.testing.assert_allclose(grad, expected_grad, rtol=rtol, atol=1e-14)
+def _assert_all_same(cases, rtol=1e-10, jit=True):
+    """Each case's (ours, theirs, inputs): the same values and gradients.
+
+    One compiled program for every case's both sides (``jit=False`` for optax's
+    apply_softmax=False, which checks its probabilities' values in Python).
+    """
+
+    def everything(inputs):
+        return [
+            (_value_and_grads(ours, *a), _value_and_grads(theirs, *a))
+            for (ours, theirs, _), a in zip(cases, inputs, strict=True)
+        ]
+
+    with jax.numpy_rank_promotion("allow"):
+        results = (jax.jit(everything) if jit else everything)([c[2] for c in cases])
+    for (value, grads), (expected, expected_grads) in results:
+        np.testing.assert_allclose(value, expected, rtol=rtol, atol=1e-14)
+        for grad, expected_grad in zip(grads, expected_grads, strict=True):
+            np.testing.assert_allclose(grad, expected_grad, rtol=rtol, atol=1e-14)
 
 
 DICE_OPTIONS = (
@@ -47,29 +64,40 @@ DICE_OPTIONS = (
 
 def test_dice_loss_matches_optax():
     with jax.enable_x64(True):
-        for options in DICE_OPTIONS:
-            # reduction="none" is optax's [batch, C] output, values and gradients for the
-            # logits and the targets.
-            _assert_same(
+        # reduction="none" is optax's [batch, C] output, values and gradients for the
+        # logits and the targets.
+        cases = [
+            (
                 functools.partial(jaxloss.dice_loss, reduction="none", **options),
                 functools.partial(optax.losses.dice_loss, reduction="none", **options),
                 (LOGITS, TARGETS),
             )
+            for options in DICE_OPTIONS
+        ]
         # "mean" is over examples and classes: the mean of optax's per-example means.
         np.testing.assert_allclose(
             jaxloss.dice_loss(LOGITS, TARGETS), optax.losses.dice_loss(LOGITS, TARGETS).mean()
         )
         # Probabilities (apply_softmax=False) and the binary sigmoid path.
         probabilities = jax.nn.softmax(LOGITS)
-        _assert_same(
-            functools.partial(jaxloss.dice_loss, apply_softmax=False, reduction="none"),
-            functools.partial(optax.losses.dice_loss, apply_softmax=False, reduction="none"),
-            (probabilities, TARGETS),
+        _assert_all_same(
+            [
+                (
+                    functools.partial(jaxloss.dice_loss, apply_softmax=False, reduction="none"),
+                    functools.partial(
+                        optax.losses.dice_loss, apply_softmax=False, reduction="none"
+                    ),
+                    (probabilities, TARGETS),
+                )
+            ],
+            jit=False,
         )
-        _assert_same(
-            functools.partial(jaxloss.dice_loss, reduction="none", axis=(1,)),
-            functools.partial(optax.losses.dice_loss, reduction="none", axis=(1,)),
-            (BINARY_LOGITS, BINARY_TARGETS),
+        cases.append(
+            (
+                functools.partial(jaxloss.dice_loss, reduction="none", axis=(1,)),
+                functools.partial(optax.losses.dice_loss, reduction="none", axis=(1,)),
+                (BINARY_LOGITS, BINARY_TARGETS),
+            )
         )
         for squeeze in (False, True):
             inputs = (
@@ -80,27 +108,34 @@ def test_dice_loss_matches_optax():
                     BINARY_TARGETS,
                 )
             )
-            _assert_same(
-                functools.partial(jaxloss.binary_dice_loss, reduction="none"),
-                optax.losses.binary_dice_loss,
-                inputs,
+            cases.append(
+                (
+                    functools.partial(jaxloss.binary_dice_loss, reduction="none"),
+                    optax.losses.binary_dice_loss,
+                    inputs,
+                )
             )
         for ignore_background in (False, True):
-            _assert_same(
-                functools.partial(
-                    jaxloss.multiclass_generalized_dice_loss, ignore_background=ignore_background
-                ),
-                functools.partial(
-                    optax.losses.multiclass_generalized_dice_loss,
-                    ignore_background=ignore_background,
-                ),
-                (LOGITS, TARGETS),
+            cases.append(
+                (
+                    functools.partial(
+                        jaxloss.multiclass_generalized_dice_loss,
+                        ignore_background=ignore_background,
+                    ),
+                    functools.partial(
+                        optax.losses.multiclass_generalized_dice_loss,
+                        ignore_background=ignore_background,
+                    ),
+                    (LOGITS, TARGETS),
+                )
             )
+        _assert_all_same(cases)
 
 
 def test_tversky_loss_matches_the_formula_and_keras():
     with jax.enable_x64(True):
         probabilities = jax.nn.softmax(LOGITS)
+        cases = []
         for alpha, beta, smooth in ((0.5, 0.5, 1.0), (0.3, 0.7, 1.0), (0.9, 0.2, 0.0)):
 
             def ours(p, t, alpha=alpha, beta=beta, smooth=smooth):
@@ -112,7 +147,8 @@ def test_tversky_loss_matches_the_formula_and_keras():
             def reference(p, t, alpha=alpha, beta=beta, smooth=smooth):
                 return formulas.tversky(p, t, alpha=alpha, beta=beta, smooth=smooth, xp=jnp)
 
-            _assert_same(ours, reference, (probabilities, TARGETS))
+            cases.append((ours, reference, (probabilities, TARGETS)))
+        _assert_all_same(cases)
         # alpha = beta = 1/2 is Dice.
         np.testing.assert_allclose(
             jaxloss.tversky_loss(LOGITS, TARGETS), jaxloss.dice_loss(LOGITS, TARGETS), rtol=1e-12
@@ -132,7 +168,10 @@ def test_tversky_loss_matches_the_formula_and_keras():
         np.testing.assert_allclose(ours, keras, rtol=1e-6)
 
 
-def test_segmentation_gradients_second_order_and_empty_masks():
+@pytest.mark.slow
+def test_segmentation_finite_differences():
+    # A second opinion on the gradients test_dice_loss_matches_optax compares with
+    # optax's autodiff: finite differences, second order included.
     with jax.enable_x64(True):
         check_grads(
             lambda z, t: jaxloss.dice_loss(z, t, alpha=0.3, beta=0.6),
@@ -148,6 +187,10 @@ def test_segmentation_gradients_second_order_and_empty_masks():
             modes=("fwd", "rev"),
             eps=1e-6,
         )
+
+
+def test_segmentation_parameter_gradients_and_empty_masks():
+    with jax.enable_x64(True):
         # Gradients for smooth, alpha and beta: the closed form against the formula's.
         probabilities = jax.nn.softmax(LOGITS)
 
@@ -166,8 +209,12 @@ def test_segmentation_gradients_second_order_and_empty_masks():
 
         arguments = (jnp.asarray(0.7), jnp.asarray(0.4), jnp.asarray(0.6))
         np.testing.assert_allclose(
-            jax.grad(ours, argnums=(0, 1, 2))(*arguments),
-            jax.grad(reference, argnums=(0, 1, 2))(*arguments),
+            *jax.jit(
+                lambda *a: (
+                    jax.grad(ours, argnums=(0, 1, 2))(*a),
+                    jax.grad(reference, argnums=(0, 1, 2))(*a),
+                )
+            )(*arguments),
             rtol=1e-10,
         )
     # The empty-mask convention: nothing there, nothing predicted (a -inf logit), no
