@@ -11,7 +11,9 @@
   ``full``, ``eps``, torch's ``var`` shapes, and the documented differences.
 
 Each parity case is one loss call compared with its reference; the counts are in the
-module's ``PARITY_CASES`` comments.
+module's ``PARITY_CASES`` comments. The default tier runs every option value of each
+adapter (a covering subset of the products of options, and of the legacy switches);
+the tests marked slow (``pytest -m slow``) run the full products.
 """
 
 from __future__ import annotations
@@ -53,13 +55,23 @@ def probability_rows(shape, seed, zeros=False):
     return rows
 
 
+def traceable_value_and_gradients(loss, *arrays):
+    """The value and the gradients of its sum in every input, in one pass."""
+
+    def summed(*args):
+        value = loss(*args)
+        return jnp.sum(value), value
+
+    (_, value), gradients = jax.value_and_grad(
+        summed, argnums=tuple(range(len(arrays))), has_aux=True
+    )(*arrays)
+    return value, gradients
+
+
 def value_and_gradients(loss, *inputs):
     """jaxloss's value and the gradients of its sum in every input, in float64."""
     arrays = tuple(jnp.asarray(array, jnp.float64) for array in inputs)
-    value = loss(*arrays)
-    gradients = jax.grad(lambda *args: jnp.sum(loss(*args)), argnums=tuple(range(len(arrays))))(
-        *arrays
-    )
+    value, gradients = traceable_value_and_gradients(loss, *arrays)
     return np.asarray(value), [np.asarray(gradient) for gradient in gradients]
 
 
@@ -153,14 +165,16 @@ def test_kl_divergences_equal_optax_values_and_gradients(name):
                 continue  # log 0 = -inf, where optax gives NaN: tested below
             log_predictions, targets = kl_inputs(name, seed, zeros)
             for axis in (-1, 0):
-                our_value, our_gradients = value_and_gradients(
-                    lambda q, t, axis=axis: ours(q, t, axis=axis, reduction="none"),
-                    log_predictions,
-                    targets,
-                )
-                their_value, their_gradients = value_and_gradients(
-                    lambda q, t, axis=axis: theirs(q, t, axis=axis), log_predictions, targets
-                )
+                # Both sides in one compiled program (optax's losses are not jitted:
+                # eagerly, each of their operations would compile on its own).
+                (our_value, our_gradients), (their_value, their_gradients) = jax.jit(
+                    lambda q, t, axis=axis: (
+                        traceable_value_and_gradients(
+                            lambda q, t: ours(q, t, axis=axis, reduction="none"), q, t
+                        ),
+                        traceable_value_and_gradients(lambda q, t: theirs(q, t, axis=axis), q, t),
+                    )
+                )(jnp.asarray(log_predictions), jnp.asarray(targets))
                 assert_close(our_value, their_value)
                 assert_close(our_gradients[0], their_gradients[0])
                 if not zeros:
@@ -232,6 +246,21 @@ KL_REDUCTIONS = ("none", "sum", "mean", "batchmean")
 LEGACY_PAIRS = [
     pair for pair in itertools.product((None, True, False), repeat=2) if pair != (None, None)
 ]
+# The default tier's legacy pairs: every value of size_average and of reduce once. The
+# tests marked slow run all of LEGACY_PAIRS.
+DEFAULT_LEGACY_PAIRS = [(None, False), (True, True), (False, None)]
+
+
+def covering(axes, shift=0):
+    """Combinations of the axes' values in which every value of every axis appears (as
+    many as the longest axis has values); ``shift`` rotates the pairings."""
+    count = max(len(axis) for axis in axes)
+    return [
+        tuple(
+            axis[(index + shift * (1 + position)) % len(axis)] for position, axis in enumerate(axes)
+        )
+        for index in range(count)
+    ]
 
 
 def kl_div_inputs(log_target, seed=0):
@@ -259,10 +288,11 @@ def test_kl_div_equals_torch_for_every_reduction_and_form(log_target):
         )
 
 
-# PARITY_CASES kl_div legacy: 8 pairs x 2 reductions (functional) + 8 (class) = 24.
-def test_kl_div_legacy_switches_equal_torch_batchmean_quirk_included():
+# PARITY_CASES kl_div legacy: 8 pairs x 2 reductions (functional) + 8 (class) = 24 in the
+# slow tier; the default tier runs 3 of the pairs (DEFAULT_LEGACY_PAIRS): 9.
+def check_kl_div_legacy_switches(pairs):
     input, target = kl_div_inputs(False, seed=5)
-    for size_average, reduce in LEGACY_PAIRS:
+    for size_average, reduce in pairs:
         for reduction in ("mean", "batchmean"):
             # torch resolves the legacy pair, then still divides by the batch size when
             # reduction="batchmean" was passed beside it.
@@ -284,6 +314,15 @@ def test_kl_div_legacy_switches_equal_torch_batchmean_quirk_included():
             )
         assert ours.reduction == theirs.reduction
         assert_parity(ours, theirs, input, target)
+
+
+def test_kl_div_legacy_switches_equal_torch_batchmean_quirk_included():
+    check_kl_div_legacy_switches(DEFAULT_LEGACY_PAIRS)
+
+
+@pytest.mark.slow
+def test_kl_div_legacy_switches_equal_torch_for_every_pair():
+    check_kl_div_legacy_switches(LEGACY_PAIRS)
 
 
 def test_kl_div_warnings_are_torchs():
@@ -389,13 +428,15 @@ def poisson_input(log_input, seed=0):
     return rng.uniform(0.05, 4.0, size=SHAPE)
 
 
-# PARITY_CASES poisson_nll_loss: 2 log_input x 2 full x 2 eps x 3 reductions x 2 forms = 48.
-@pytest.mark.parametrize("log_input", (True, False))
-def test_poisson_nll_loss_equals_torch_values_and_gradients(log_input):
+POISSON_OPTIONS = ((False, True), (1e-8, 0.5), ("none", "sum", "mean"))  # full, eps, reduction
+
+
+# PARITY_CASES poisson_nll_loss: 2 log_input x 2 full x 2 eps x 3 reductions x 2 forms = 48
+# in the slow tier; the default tier runs, for each log_input, 3 combinations covering
+# every full, eps and reduction (``covering``), in both forms: 12.
+def check_poisson_nll_loss(log_input, combinations):
     input = poisson_input(log_input)
-    for full, eps, reduction in itertools.product(
-        (False, True), (1e-8, 0.5), ("none", "sum", "mean")
-    ):
+    for full, eps, reduction in combinations:
         options = {"log_input": log_input, "full": full, "eps": eps, "reduction": reduction}
         # The target's gradient too. torch's full term is masked where t <= 1, but its
         # backward pass still computes 0 * log 0 = NaN at t = 0; jaxloss's is finite.
@@ -415,10 +456,22 @@ def test_poisson_nll_loss_equals_torch_values_and_gradients(log_input):
         )
 
 
-# PARITY_CASES poisson_nll_loss legacy: 8 pairs x 2 forms = 16.
-def test_poisson_nll_loss_legacy_switches_equal_torch():
+@pytest.mark.parametrize("log_input", (True, False))
+def test_poisson_nll_loss_equals_torch_values_and_gradients(log_input):
+    check_poisson_nll_loss(log_input, covering(POISSON_OPTIONS, shift=int(log_input)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("log_input", (True, False))
+def test_poisson_nll_loss_equals_torch_for_every_option(log_input):
+    check_poisson_nll_loss(log_input, itertools.product(*POISSON_OPTIONS))
+
+
+# PARITY_CASES poisson_nll_loss legacy: 8 pairs x 2 forms = 16 in the slow tier; the
+# default tier runs DEFAULT_LEGACY_PAIRS: 6.
+def check_poisson_nll_loss_legacy_switches(pairs):
     input = poisson_input(True, seed=3)
-    for size_average, reduce in LEGACY_PAIRS:
+    for size_average, reduce in pairs:
         assert_parity(
             lambda x, t, s=size_average, d=reduce: torch_compat.poisson_nll_loss(
                 x, t, full=True, size_average=s, reduce=d
@@ -436,6 +489,15 @@ def test_poisson_nll_loss_legacy_switches_equal_torch():
             theirs = torch.nn.PoissonNLLLoss(size_average=size_average, reduce=reduce)
         assert ours.reduction == theirs.reduction
         assert_parity(ours, theirs, input, COUNTS)
+
+
+def test_poisson_nll_loss_legacy_switches_equal_torch():
+    check_poisson_nll_loss_legacy_switches(DEFAULT_LEGACY_PAIRS)
+
+
+@pytest.mark.slow
+def test_poisson_nll_loss_legacy_switches_equal_torch_for_every_pair():
+    check_poisson_nll_loss_legacy_switches(LEGACY_PAIRS)
 
 
 def test_poisson_nll_loss_errors_and_differences_from_torch():
@@ -493,14 +555,17 @@ def variances(shape, seed, clamped=False):
     return values
 
 
+# full, reduction, clamped
+GAUSSIAN_OPTIONS = ((False, True), ("none", "sum", "mean"), (False, True))
+
+
 # PARITY_CASES gaussian_nll_loss: 4 var shapes x 2 full x 3 reductions x (clamped or not) x
-# 2 forms = 96, each with the gradients in input, target and var.
-@pytest.mark.parametrize("var_shape", list(VAR_SHAPES))
-def test_gaussian_nll_loss_equals_torch_for_every_var_shape(var_shape):
+# 2 forms = 96 in the slow tier, each with the gradients in input, target and var; the
+# default tier runs, for each var shape, 3 combinations covering every full, reduction
+# and clamping (``covering``), in both forms: 24.
+def check_gaussian_nll_loss(var_shape, combinations):
     mean, target = gaussian_inputs()
-    for full, reduction, clamped in itertools.product(
-        (False, True), ("none", "sum", "mean"), (False, True)
-    ):
+    for full, reduction, clamped in combinations:
         var = variances(VAR_SHAPES[var_shape], seed=1, clamped=clamped)
         options = {"full": full, "eps": 0.3 if clamped else 1e-6, "reduction": reduction}
         assert_parity(
@@ -517,6 +582,18 @@ def test_gaussian_nll_loss_equals_torch_for_every_var_shape(var_shape):
             target,
             var,
         )
+
+
+@pytest.mark.parametrize("var_shape", list(VAR_SHAPES))
+def test_gaussian_nll_loss_equals_torch_for_every_var_shape(var_shape):
+    shift = list(VAR_SHAPES).index(var_shape)
+    check_gaussian_nll_loss(var_shape, covering(GAUSSIAN_OPTIONS, shift=shift))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("var_shape", list(VAR_SHAPES))
+def test_gaussian_nll_loss_equals_torch_for_every_var_shape_and_option(var_shape):
+    check_gaussian_nll_loss(var_shape, itertools.product(*GAUSSIAN_OPTIONS))
 
 
 # PARITY_CASES gaussian_nll_loss: a float var x 2 full x 3 reductions = 6; 1-D input
