@@ -4,6 +4,12 @@ Every expected number comes from the torch callable of the same name, run in the
 test on the same float32 inputs: values agree within rtol 1e-6 and gradients (of the
 summed output with respect to ``input``) within rtol 1e-5, both with atol 1e-6 for
 entries near 0. The last section pins the documented differences from torch.
+
+The parity tables (rows of options x form x reduction x input kind x shape, and the
+legacy switches) run a covering subset in the default tier: every row, every loss in
+both forms, and every value of every axis in some row (see ``table``); the full product runs with
+``pytest -m slow``. So does the traced label_smoothing's sweep of target kind x weight
+x reduction, whose default tier covers every value of each.
 """
 
 from __future__ import annotations
@@ -161,8 +167,13 @@ def build(name, form, options) -> tuple[Callable, Callable]:
 def assert_parity(ours, theirs, input, target):
     """Values and gradients of ``sum(loss)`` with respect to ``input`` agree."""
     our_target = jnp.asarray(target)
-    our_value = ours(jnp.asarray(input), our_target)
-    our_gradient = jax.grad(lambda x: jnp.sum(ours(x, our_target)))(jnp.asarray(input))
+
+    def summed(x):
+        value = ours(x, our_target)
+        return jnp.sum(value), value
+
+    # One pass for the value and the gradient: the loss's compiled programs are shared.
+    (_, our_value), our_gradient = jax.value_and_grad(summed, has_aux=True)(jnp.asarray(input))
     their_input = torch.tensor(input, requires_grad=True)
     their_value = theirs(their_input, torch_array(np.asarray(target)))
     their_value.sum().backward()
@@ -196,16 +207,43 @@ def forms_for(name, options):
 MODULE_AXIS_VALUES = {"batched", "normal", "uniform", *REDUCTIONS, *LEGACY_VALUES}
 
 
+def row_combination(axes, row):
+    """The ``row``-th row's combination of the axes' values: over consecutive rows each
+    axis runs through its values, and the pairings shift every ``longest`` rows."""
+    longest = max((len(axis) for axis in axes), default=1)
+    return tuple(
+        axis[(row + (row // longest) * position) % len(axis)] for position, axis in enumerate(axes)
+    )
+
+
 def table(rows, *axes):
-    """``pytest.param(name, options, form, *axis values)`` for every row and form."""
+    """``pytest.param(name, options, form, *axis values)`` for every row and form.
+
+    The default tier runs one combination of the axes' values for each row (in the
+    module form: for each loss's first row, and every third row), rotating over the
+    rows so that every value of every axis appears in some row of the table (every
+    table has at least as many rows as its longest axis has values). The rest of the
+    product is marked slow (``pytest -m slow``).
+    """
     params = []
-    for name, options in rows:
+    first_rows = {name: row for row, (name, _) in reversed(list(enumerate(rows)))}
+    for row, (name, options) in enumerate(rows):
         for form in forms_for(name, options):
+            # The module form stores its options and calls the functional form: the
+            # default tier runs it on each loss's first row and on every third row.
+            module_default = row == first_rows[name] or row % 3 == 0
+            form_axes = [
+                tuple(v for v in axis if form == "functional" or v in MODULE_AXIS_VALUES)
+                for axis in axes
+            ]
+            default = row_combination(form_axes, row)
             for values in itertools.product(*axes):
                 if form == "module" and not MODULE_AXIS_VALUES.issuperset(values):
                     continue
                 ident = "-".join([name, options_id(options), form, *map(str, values)])
-                params.append(pytest.param(name, options, form, *values, id=ident))
+                in_default = values == default and (form == "functional" or module_default)
+                marks = () if in_default else pytest.mark.slow
+                params.append(pytest.param(name, options, form, *values, id=ident, marks=marks))
     return params
 
 
@@ -525,9 +563,25 @@ def smoothing_inputs(kind):
     return logits, softmax(normal(shape, seed=9), 1)
 
 
-@pytest.mark.parametrize("reduction", ["mean", "none"])
-@pytest.mark.parametrize("weight", [None, CLASS_WEIGHT], ids=["unweighted", "weighted"])
-@pytest.mark.parametrize("kind", ["indices", "probabilities"])
+@pytest.mark.parametrize(
+    ("kind", "weight", "reduction"),
+    [
+        pytest.param(
+            kind,
+            weight,
+            reduction,
+            id=f"{kind}-{weight_id}-{reduction}",
+            # The default tier: every kind, weighting and reduction once.
+            marks=()
+            if (kind, weight_id, reduction)
+            in {("indices", "weighted", "mean"), ("probabilities", "unweighted", "none")}
+            else pytest.mark.slow,
+        )
+        for kind in ("indices", "probabilities")
+        for weight_id, weight in (("unweighted", None), ("weighted", CLASS_WEIGHT))
+        for reduction in ("mean", "none")
+    ],
+)
 def test_traced_label_smoothing_matches_torch_and_the_concrete_path(kind, weight, reduction):
     logits, target = smoothing_inputs(kind)
     our_weight = None if weight is None else jnp.asarray(weight)
@@ -818,8 +872,8 @@ def test_mean_over_zero_weight_targets_is_zero_where_torch_gives_nan(name, optio
     labels = jnp.asarray(ZERO_WEIGHT_LABELS)
     # With smoothing the numerator is not 0 (the smoothing term reaches class 2, whose
     # weight is not 0): the 0 is the rule "a mean over zero total weight is 0".
-    assert float(ours(jnp.asarray(logits), labels)) == 0.0
-    gradient = jax.grad(lambda x: ours(x, labels))(jnp.asarray(logits))
+    value, gradient = jax.value_and_grad(lambda x: ours(x, labels))(jnp.asarray(logits))
+    assert float(value) == 0.0
     assert not np.any(gradient)
     if options:  # the same under a traced smoothing
         swept = jax.vmap(
