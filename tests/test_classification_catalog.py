@@ -5,7 +5,9 @@
   where they are real) equal those of optax's function, on random inputs and on the
   inputs of optax's own tests (``optax/losses/_classification_test.py``): masks, the
   ``-inf`` logits of ``safe_softmax_cross_entropy``, the focal loss's extreme logits.
-  Where jaxloss is finite and optax gives NaN (infinite logits), a test says so.
+  Where jaxloss is finite and optax gives NaN (infinite logits), a test says so. Six
+  parity cases that repeat what others check run only with ``pytest -m slow``
+  (``SLOW_PARITY``).
 * The losses optax does not have (the softmax focal losses, Keras's
   ``CategoricalFocalCrossentropy``; the generalized cross-entropy; squentropy;
   ``z_loss``) against their paper's formula and its limits; the registry tests
@@ -174,7 +176,25 @@ def _value_and_gradients(function, real_targets):
     return jax.jit(both)
 
 
-@pytest.mark.parametrize("case", PARITY, ids=[_parity_id(case) for case in PARITY])
+# Cases that repeat what default-tier cases check, run in the tier marked slow: random
+# soft targets at gamma 0.5 (optax's extreme logits case has gamma 0.5), hard labels
+# with alpha 1 (alpha 0 and hard labels are a default case; alpha 1's effect is
+# test_sigmoid_focal_alpha_weighs_positives_and_negatives), optax's ys at gamma 2 (at
+# gamma 0 they are a default case, gamma 2 is the large_ys case), optax's small_ys
+# (its large_ys are a default case), the poly loss's scalar case at epsilon -0.5 (at 2
+# it is a default case; a negative epsilon is the random case's -1) and its random
+# inputs at epsilon 2 (at -1 they are a default case; epsilon 2 is the scalar case's).
+SLOW_PARITY = (1, 3, 5, 7, 16, 19)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(case, marks=pytest.mark.slow if index in SLOW_PARITY else ())
+        for index, case in enumerate(PARITY)
+    ],
+    ids=[_parity_id(case) for case in PARITY],
+)
 def test_values_and_gradients_equal_optax_in_float64(case):
     name, options, optax_function, optax_options, first, second = case
     with jax.enable_x64(True):
@@ -214,37 +234,56 @@ def test_parity_case_counts():
     }
 
 
+def _masked_values(logits, targets, labels):
+    """jaxloss's and optax's values under the masks of the test below, in one program."""
+    where = jnp.asarray(MASK)
+    # optax's `where` masking whole examples (their value is 0), as ours does;
+    # optax's poly loss takes it only in the logits' shape.
+    whole_rows = jnp.broadcast_to(where[:, None], logits.shape)
+    examples = {
+        name: (
+            getattr(jaxloss, name)(logits, targets, where=where, reduction="none"),
+            getattr(optax.losses, name)(logits, targets, where=whole_rows),
+        )
+        for name in ("softmax_cross_entropy", "poly_loss_cross_entropy")
+    }
+    integer_labels = (
+        jaxloss.softmax_cross_entropy_with_integer_labels(
+            logits, labels, where=where, reduction="none"
+        ),
+        optax.losses.softmax_cross_entropy_with_integer_labels(logits, labels, where=where),
+    )
+    # optax's per-class mask (PolyLossTest.test_mask): the masked classes left out.
+    # Here a -inf logit with target 0 leaves a class out.
+    classes = np.asarray([True, False, True, True, False])
+    masked_logits = jnp.where(classes, logits, -jnp.inf)
+    masked_targets = jnp.where(classes, targets, 0.0)
+    classes_left_out = {}
+    for name in ("softmax_cross_entropy", "poly_loss_cross_entropy"):
+        loss = getattr(jaxloss, name)
+        classes_left_out[name] = (
+            loss(masked_logits, masked_targets, reduction="none"),
+            getattr(optax.losses, name)(
+                logits, targets, where=jnp.broadcast_to(classes, logits.shape)
+            ),
+            jax.grad(lambda z, f=loss: f(z, masked_targets))(masked_logits),
+        )
+    return examples, integer_labels, classes, classes_left_out
+
+
 def test_optax_masks_give_the_same_per_example_values():
     with jax.enable_x64(True):
         logits, targets = jnp.asarray(LOGITS), jnp.asarray(SOFT_TARGETS)
-        where = jnp.asarray(MASK)
-        # optax's `where` masking whole examples (their value is 0), as ours does;
-        # optax's poly loss takes it only in the logits' shape.
-        whole_rows = jnp.broadcast_to(where[:, None], logits.shape)
-        for name in ("softmax_cross_entropy", "poly_loss_cross_entropy"):
-            ours = getattr(jaxloss, name)(logits, targets, where=where, reduction="none")
-            theirs = getattr(optax.losses, name)(logits, targets, where=whole_rows)
+        examples, integer_labels, classes, classes_left_out = jax.jit(_masked_values)(
+            logits, targets, jnp.asarray(LABELS)
+        )
+        for ours, theirs in examples.values():
             np.testing.assert_allclose(ours, theirs, rtol=1e-12)
             assert jnp.all(ours[~MASK] == 0)
-        labels = jnp.asarray(LABELS)
-        ours = jaxloss.softmax_cross_entropy_with_integer_labels(
-            logits, labels, where=where, reduction="none"
-        )
-        theirs = optax.losses.softmax_cross_entropy_with_integer_labels(logits, labels, where=where)
-        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
-        # optax's per-class mask (PolyLossTest.test_mask): the masked classes left out.
-        # Here a -inf logit with target 0 leaves a class out.
-        classes = np.asarray([True, False, True, True, False])
-        masked_logits = jnp.where(classes, logits, -jnp.inf)
-        masked_targets = jnp.where(classes, targets, 0.0)
-        for name in ("softmax_cross_entropy", "poly_loss_cross_entropy"):
-            ours = getattr(jaxloss, name)(masked_logits, masked_targets, reduction="none")
-            theirs = getattr(optax.losses, name)(
-                logits, targets, where=jnp.broadcast_to(classes, logits.shape)
-            )
+        np.testing.assert_allclose(*integer_labels, rtol=1e-12)
+        classes = np.asarray(classes)
+        for ours, theirs, gradient in classes_left_out.values():
             np.testing.assert_allclose(ours, theirs, rtol=1e-12)
-            loss = getattr(jaxloss, name)
-            gradient = jax.grad(lambda z, f=loss: f(z, masked_targets))(masked_logits)
             assert jnp.all(gradient[:, ~classes] == 0)
 
 
@@ -254,11 +293,15 @@ def test_where_optax_gives_nan_jaxloss_gives_the_limit():
         # sigmoid_focal_loss at the matching infinite logits: 0 with gradient 0; optax
         # computes 0 * log 0 in its cross-entropy: NaN, and a NaN gradient.
         logits, labels = jnp.asarray([inf, -inf, inf, -inf]), jnp.asarray([1.0, 0.0, 0.0, 1.0])
-        theirs = optax.losses.sigmoid_focal_loss(logits, labels, gamma=0.5)
+        theirs, ours, gradient = jax.jit(
+            lambda z, y: (
+                optax.losses.sigmoid_focal_loss(z, y, gamma=0.5),
+                jaxloss.sigmoid_focal_loss(z, y, gamma=0.5, reduction="none"),
+                jaxloss.gradients.sigmoid_focal_loss(z, y, gamma=0.5),
+            )
+        )(logits, labels)
         assert jnp.all(jnp.isnan(theirs[:2]))
-        ours = jaxloss.sigmoid_focal_loss(logits, labels, gamma=0.5, reduction="none")
         np.testing.assert_array_equal(ours, [0.0, 0.0, inf, inf])
-        gradient = jaxloss.gradients.sigmoid_focal_loss(logits, labels, gamma=0.5)
         np.testing.assert_array_equal(gradient, [0.0, 0.0, 0.25, -0.25])
         # A +inf logit on the label's class: optax's softmax losses give NaN, jaxloss 0.
         row, one_hot, label = (
@@ -266,27 +309,46 @@ def test_where_optax_gives_nan_jaxloss_gives_the_limit():
             jnp.asarray([[1.0, 0.0, 0.0]]),
             jnp.asarray([0]),
         )
-        for name, target in (
-            ("softmax_cross_entropy", one_hot),
-            ("safe_softmax_cross_entropy", one_hot),
-            ("softmax_cross_entropy_with_integer_labels", label),
-            ("poly_loss_cross_entropy", one_hot),
-            ("multiclass_sparsemax_loss", label),
-        ):
-            # optax's simplex projection divides by an integer range.
-            with jax.numpy_dtype_promotion("standard"):
-                assert jnp.isnan(jax.jit(getattr(optax.losses, name))(row, target)[0]), name
-            assert getattr(jaxloss, name)(row, target) == 0, name
-            np.testing.assert_array_equal(getattr(jaxloss.gradients, name)(row, target), 0)
+        names_and_targets = (
+            ("softmax_cross_entropy", "one_hot"),
+            ("safe_softmax_cross_entropy", "one_hot"),
+            ("softmax_cross_entropy_with_integer_labels", "label"),
+            ("poly_loss_cross_entropy", "one_hot"),
+            ("multiclass_sparsemax_loss", "label"),
+        )
+
+        def at_plus_inf(row, targets):
+            # Every loss's optax value, jaxloss value and jaxloss gradient, in one program.
+            results = {}
+            for name, kind in names_and_targets:
+                target = targets[kind]
+                # optax's simplex projection divides by an integer range.
+                with jax.numpy_dtype_promotion("standard"):
+                    theirs = getattr(optax.losses, name)(row, target)[0]
+                results[name] = (
+                    theirs,
+                    getattr(jaxloss, name)(row, target),
+                    getattr(jaxloss.gradients, name)(row, target),
+                )
+            return results
+
+        results = jax.jit(at_plus_inf)(row, {"one_hot": one_hot, "label": label})
+        for name, (theirs, ours, gradient) in results.items():
+            assert jnp.isnan(theirs), name
+            assert ours == 0, name
+            np.testing.assert_array_equal(gradient, 0)
         # A -inf logit with target 0: optax's softmax_cross_entropy gives NaN (0 * -inf).
         masked = jnp.asarray([[-inf, 0.0, -1.0]])
         target = jnp.asarray([[0.0, 1.0, 0.0]])
-        assert jnp.isnan(optax.losses.softmax_cross_entropy(masked, target)[0])
-        np.testing.assert_allclose(
-            jaxloss.softmax_cross_entropy(masked, target),
-            optax.losses.safe_softmax_cross_entropy(masked, target)[0],
-            rtol=1e-15,
-        )
+        theirs, ours, safe = jax.jit(
+            lambda z, t: (
+                optax.losses.softmax_cross_entropy(z, t)[0],
+                jaxloss.softmax_cross_entropy(z, t),
+                optax.losses.safe_softmax_cross_entropy(z, t)[0],
+            )
+        )(masked, target)
+        assert jnp.isnan(theirs)
+        np.testing.assert_allclose(ours, safe, rtol=1e-15)
 
 
 # --------------------------------------------------------------------------------------
@@ -317,7 +379,21 @@ def test_plus_inf_logit_gives_the_limit_and_two_give_nan(name, kind):
     labels = np.zeros(4, np.int32)
     targets = labels if kind == "labels" else np.eye(3, dtype=np.float32)[labels]
     loss, gradient = getattr(jaxloss, name), getattr(jaxloss.gradients, name)
-    values = loss(logits, targets, reduction="none")
+    finite_rows = jnp.asarray([True, False, False, name != "squentropy"])
+
+    def everything(logits, targets):
+        # One compiled program for every value checked below.
+        return (
+            loss(logits, targets, reduction="none"),
+            gradient(logits, targets, where=finite_rows),
+            jax.grad(lambda z: loss(z, targets, where=finite_rows))(logits),
+            gradient(logits[:1], targets[:1]),
+            getattr(jaxloss.hessians, name)(logits[:1], targets[:1]),
+        )
+
+    values, closed_form, autodiff, row_gradient, row_hessian = jax.jit(everything)(
+        logits, jnp.asarray(targets)
+    )
     # squentropy's square term is finite at the other classes' finite logits: 1/2 (0 + 1).
     expected_first = 0.5 if name == "squentropy" else 0.0
     np.testing.assert_allclose(values[0], expected_first)
@@ -325,17 +401,12 @@ def test_plus_inf_logit_gives_the_limit_and_two_give_nan(name, kind):
     np.testing.assert_allclose(values[1], expected_second, rtol=1e-6)
     assert jnp.isnan(values[2])
     assert values[3] == inf if name == "squentropy" else jnp.isfinite(values[3])
-    finite_rows = jnp.asarray([True, False, False, name != "squentropy"])
-    for candidate in (
-        gradient(logits, targets, where=finite_rows),
-        jax.grad(lambda z: loss(z, targets, where=finite_rows))(logits),
-    ):
+    for candidate in (closed_form, autodiff):
         assert jnp.all(jnp.isfinite(candidate)), (name, candidate)
     # At the label's +inf logit the gradient is 0 but for squentropy's square term.
-    row_gradient = gradient(logits[:1], targets[:1])
     expected = np.asarray([[0.0, 0.0, -1.0]]) if name == "squentropy" else np.zeros((1, 3))
     np.testing.assert_allclose(row_gradient, expected, atol=0)
-    assert jnp.all(jnp.isfinite(getattr(jaxloss.hessians, name)(logits[:1], targets[:1])))
+    assert jnp.all(jnp.isfinite(row_hessian))
 
 
 # --------------------------------------------------------------------------------------
@@ -377,20 +448,20 @@ def test_sigmoid_focal_label_gradient_at_hard_labels_is_the_formulas():
         def textbook(y):
             return jnp.sum(FORMULAS["sigmoid_focal_loss"](logits, y, xp=jnp, **options))
 
-        expected = jax.grad(textbook)(labels)
+        expected = jax.jit(jax.grad(textbook))(labels)
         step = 1e-6
-        differences = [
-            (textbook(labels.at[i].add(step)) - textbook(labels.at[i].add(-step))) / (2 * step)
-            for i in range(4)
-        ]
+        # Both shifted copies of the labels of every entry, evaluated in one program.
+        shifts = step * np.concatenate([np.eye(4), -np.eye(4)])
+        shifted = np.asarray(jax.jit(jax.vmap(textbook))(labels[None] + shifts))
+        differences = (shifted[:4] - shifted[4:]) / (2 * step)
         np.testing.assert_allclose(expected, differences, rtol=1e-7)
         ours = jax.grad(
             lambda y: jaxloss.sigmoid_focal_loss(logits, y, reduction="sum", **options)
         )(labels)
         np.testing.assert_allclose(ours, expected, rtol=1e-12)
-        theirs = jax.grad(lambda y: jnp.sum(optax.losses.sigmoid_focal_loss(logits, y, **options)))(
-            labels
-        )
+        theirs = jax.jit(
+            jax.grad(lambda y: jnp.sum(optax.losses.sigmoid_focal_loss(logits, y, **options)))
+        )(labels)
         assert not np.allclose(theirs, expected, rtol=1e-3)
 
 
@@ -400,13 +471,14 @@ def test_sigmoid_focal_is_finite_to_second_order_at_optax_extreme_logits():
     logits = jnp.asarray(OPTAX_EXTREME_LOGITS, jnp.float32)
     labels = jnp.asarray(OPTAX_EXTREME_LABELS, jnp.float32)
     # Arrays, not Python numbers: one compilation for the three exponents.
+    autodiff_hessian = jax.jit(
+        jax.hessian(lambda z, g: jaxloss.sigmoid_focal_loss(z, labels, gamma=g))
+    )
     for gamma in (jnp.float32(0.25), jnp.float32(0.5), jnp.float32(2.0)):
         value = jaxloss.sigmoid_focal_loss(logits, labels, gamma=gamma, reduction="sum")
         gradient = jaxloss.gradients.sigmoid_focal_loss(logits, labels, gamma=gamma)
         hessian = jaxloss.hessians.sigmoid_focal_loss(logits, labels, gamma=gamma)
-        autodiff = jax.hessian(lambda z, g=gamma: jaxloss.sigmoid_focal_loss(z, labels, gamma=g))(
-            logits
-        )
+        autodiff = autodiff_hessian(logits, gamma)
         for array in (value, gradient, hessian, autodiff):
             assert jnp.all(jnp.isfinite(array)), (gamma, array)
 
@@ -673,10 +745,10 @@ def test_z_loss_option_adds_the_penalty_to_the_cross_entropy(name):
             penalty = jaxloss.z_loss(z, coefficient=c, reduction="none")
             return jnp.sum(weights * (cross_entropy + penalty)) / jnp.sum(weights)
 
-        np.testing.assert_allclose(combined(logits), separate(logits), rtol=1e-12)
+        np.testing.assert_allclose(combined(logits), jax.jit(separate)(logits), rtol=1e-12)
         np.testing.assert_allclose(
             definition.gradient(logits, second, z_loss=coefficient, **options),
-            jax.grad(separate)(logits),
+            jax.jit(jax.grad(separate))(logits),
             rtol=1e-10,
         )
         vector = jnp.asarray(np.random.default_rng(2).standard_normal(LOGITS.shape))
@@ -684,12 +756,12 @@ def test_z_loss_option_adds_the_penalty_to_the_cross_entropy(name):
             definition.hessian_vector_product(
                 logits, second, vector, z_loss=coefficient, **options
             ),
-            jax.jvp(jax.grad(separate), (logits,), (vector,))[1],
+            jax.jit(lambda z, v: jax.jvp(jax.grad(separate), (z,), (v,))[1])(logits, vector),
             rtol=1e-10,
         )
         np.testing.assert_allclose(
-            jax.grad(lambda c: combined(logits, c))(coefficient),
-            jax.grad(lambda c: separate(logits, c))(coefficient),
+            jax.jit(jax.grad(lambda c: combined(logits, c)))(coefficient),
+            jax.jit(jax.grad(lambda c: separate(logits, c)))(coefficient),
             rtol=1e-12,
         )
         # The default adds exactly nothing.
