@@ -394,3 +394,17 @@ def test_a_cached_dataset_is_read_back_without_preparing_it_again(tmp_path, monk
         np.testing.assert_array_equal(getattr(again, name), getattr(first, name))
         assert getattr(again, name).dtype == getattr(first, name).dtype
     assert again.num_classes == first.num_classes == 2
+
+
+def test_one_configuration_trains_again_with_other_numbers_of_seeds_and_rates():
+    # The compiled chunk is kept per argument signature: a second call with the same
+    # experiment and more runs compiles again instead of raising a TypeError.
+    dataset = datasets.load("xor")
+    experiment = harness.Experiment(loss="sigmoid_binary_cross_entropy", steps=3)
+    one = harness.train(experiment, dataset, [0], [0.1])
+    two = harness.train(experiment, dataset, [0, 1], [0.1, 0.2])
+    assert one.records["loss"].shape[:2] == (1, 1)
+    assert two.records["loss"].shape[:2] == (2, 2)
+    assert two.compile_s > 0
+    # Run (rate 0.1, seed 0) is the same in both.
+    np.testing.assert_allclose(two.records["loss"][0, 0], one.records["loss"][0, 0], rtol=1e-6)

@@ -366,7 +366,9 @@ class _Program:
 
         self._init = jax.jit(init_all)
         self._chunk = jax.jit(chunk_all)
-        self._compiled_chunk: Any = None
+        # One compiled chunk per argument signature: the same configuration may run
+        # with another number of seeds or learning rates, or on another dataset split.
+        self._compiled_chunks: dict[tuple, Any] = {}
 
     def place(self, array: jax.Array | np.ndarray, seeds_axis: int | None) -> jax.Array:
         """Puts an array on the mesh, split along its seeds axis (or replicated)."""
@@ -385,16 +387,28 @@ class _Program:
         return jax.tree.map(lambda leaf: self.place(leaf, 1), state)
 
     def compile(self, state, learning_rates, data) -> float:
-        """Compiles the chunk function ahead of time once; returns the seconds it took."""
-        if self._compiled_chunk is not None:
+        """Compiles the chunk function ahead of time, once per argument signature.
+
+        Returns the seconds it took (0 when this signature was compiled before).
+        """
+        signature = _signature(state, learning_rates, data)
+        if signature in self._compiled_chunks:
             return 0.0
         start = time.perf_counter()
         with _interrupts_held(), _standard_promotion():
-            self._compiled_chunk = self._chunk.lower(state, learning_rates, data).compile()
+            compiled = self._chunk.lower(state, learning_rates, data).compile()
+        self._compiled_chunks[signature] = compiled
         return time.perf_counter() - start
 
     def run_chunk(self, state, learning_rates, data):
-        return self._compiled_chunk(state, learning_rates, data)
+        compiled = self._compiled_chunks[_signature(state, learning_rates, data)]
+        return compiled(state, learning_rates, data)
+
+
+def _signature(*trees) -> tuple:
+    """The tree structure, shapes and dtypes of the arguments: what a compilation fixes."""
+    leaves, structure = jax.tree.flatten(trees)
+    return (structure, *((np.shape(leaf), np.dtype(leaf.dtype).name) for leaf in leaves))
 
 
 @functools.lru_cache(maxsize=32)
