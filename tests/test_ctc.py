@@ -4,12 +4,19 @@ Three independent references: optax's ``ctc_loss`` (values, gradients, forward
 probabilities, and the edge cases of optax's own tests), torch 2.13's
 ``ctc_loss`` (every reduction, both target layouts, unbatched input,
 ``zero_infinity``), and a brute-force sum over every alignment of a few frames
-(values, gradients and Hessian-vector products through ``jax.grad`` /
-``jax.hessian`` of that sum, in float64).
+(values, gradients and Hessian-vector products through ``jax.grad`` / ``jax.jvp``
+of that sum, in float64).
+
+The default tier runs each comparison once per option value; the slow tier
+(``pytest -m slow``) adds the float32 optax comparison, optax's with a nonzero blank,
+every torch reduction x ``zero_infinity`` combination, the brute-force comparison
+with an exact log 0 and by reverse mode over the derivative rule, and optax's NaN for
+a ``-inf`` logit.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import warnings
@@ -67,74 +74,125 @@ POSSIBLE = np.array([True, True, True, True, False, True])
 
 
 # --------------------------------------------------------------------------------------
-# Against optax.
+# Against optax. Each comparison is one compiled program: ours, optax's and their
+# derivatives traced together (every separate call would compile again).
 
 
-@pytest.mark.parametrize("blank_id", [0, K - 1])
+@functools.partial(jax.jit, static_argnames="blank_id")
+def _optax_float64_program(logits, logit_paddings, labels, label_paddings, blank_id):
+    def ours(z):
+        return jaxloss.ctc_loss(
+            z, logit_paddings, labels, label_paddings, blank_id=blank_id, reduction="none"
+        )
+
+    def theirs(z):
+        with STANDARD:
+            return optax.ctc_loss(z, logit_paddings, labels, label_paddings, blank_id=blank_id)
+
+    weights = jnp.asarray(POSSIBLE.astype(np.float64))
+    return {
+        "value": ours(logits),
+        "optax_value": theirs(logits),
+        "gradient": jax.grad(lambda z: jnp.sum(ours(z) * weights))(logits),
+        "optax_gradient": jax.grad(lambda z: jnp.sum(theirs(z) * weights))(logits),
+        "full": jax.grad(lambda z: jnp.sum(jnp.where(POSSIBLE, ours(z), 0)))(logits),
+        "impossible_row": jax.grad(lambda z: ours(z)[4])(logits),
+    }
+
+
+@pytest.mark.parametrize(
+    "blank_id",
+    # A nonzero blank in the default tier: test_torch_parity_every_reduction_and_layout.
+    [0, pytest.param(K - 1, marks=pytest.mark.slow)],
+)
 def test_values_and_gradients_equal_optax_float64(blank_id):
     """Per-sequence values (reduction="none") and gradients equal optax's, float64."""
     with jax.enable_x64(True):
-        logits, logit_paddings, labels, label_paddings = _batch(np.float64, blank_id)
-
-        def ours(z):
-            return jaxloss.ctc_loss(
-                z, logit_paddings, labels, label_paddings, blank_id=blank_id, reduction="none"
-            )
-
-        def theirs(z):
-            with STANDARD:
-                return optax.ctc_loss(z, logit_paddings, labels, label_paddings, blank_id=blank_id)
-
-        value, optax_value = ours(logits), theirs(logits)
+        results = _optax_float64_program(*_batch(np.float64, blank_id), blank_id=blank_id)
+        value, optax_value = results["value"], results["optax_value"]
         np.testing.assert_allclose(value[POSSIBLE], optax_value[POSSIBLE], rtol=1e-12)
         # optax: ~1e5 per missing frame, from log_epsilon; jaxloss: +inf (the issue's rule).
         assert np.all(optax_value[~POSSIBLE] > 5e4)
         assert np.all(value[~POSSIBLE] == np.inf)
-        weights = jnp.asarray(POSSIBLE.astype(np.float64))
-        gradient = jax.grad(lambda z: jnp.sum(ours(z) * weights))(logits)
-        optax_gradient = jax.grad(lambda z: jnp.sum(theirs(z) * weights))(logits)
-        np.testing.assert_allclose(gradient, optax_gradient, rtol=1e-10, atol=1e-13)
+        optax_gradient = results["optax_gradient"]
+        np.testing.assert_allclose(results["gradient"], optax_gradient, rtol=1e-10, atol=1e-13)
         # The impossible row's gradient is 0 (the loss is +inf for every logit).
-        full = jax.grad(lambda z: jnp.sum(jnp.where(POSSIBLE, ours(z), 0)))(logits)
-        assert np.all(np.asarray(jax.grad(lambda z: ours(z)[4])(logits)) == 0)
-        np.testing.assert_allclose(full, optax_gradient, rtol=1e-10, atol=1e-13)
+        assert np.all(np.asarray(results["impossible_row"]) == 0)
+        np.testing.assert_allclose(results["full"], optax_gradient, rtol=1e-10, atol=1e-13)
 
 
+@pytest.mark.slow  # float32 twin of test_values_and_gradients_equal_optax_float64
 def test_values_and_gradients_equal_optax_float32():
     logits, logit_paddings, labels, label_paddings = _batch(np.float32)
-    value = jaxloss.ctc_loss(logits, logit_paddings, labels, label_paddings, reduction="none")
-    optax_value = optax.ctc_loss(logits, logit_paddings, labels, label_paddings)
-    np.testing.assert_allclose(value[POSSIBLE], optax_value[POSSIBLE], rtol=2e-6)
     weights = jnp.asarray(POSSIBLE.astype(np.float32))
-    gradient = jax.grad(
-        lambda z: jaxloss.ctc_loss(
-            z, logit_paddings, labels, label_paddings, reduction="sum", weights=weights
-        )
-    )(logits)
-    optax_gradient = jax.grad(
-        lambda z: jnp.sum(optax.ctc_loss(z, logit_paddings, labels, label_paddings) * weights)
-    )(logits)
-    np.testing.assert_allclose(gradient, optax_gradient, rtol=1e-4, atol=2e-6)
+
+    @jax.jit
+    def program(logits):
+        return {
+            "value": jaxloss.ctc_loss(
+                logits, logit_paddings, labels, label_paddings, reduction="none"
+            ),
+            "optax_value": optax.ctc_loss(logits, logit_paddings, labels, label_paddings),
+            "gradient": jax.grad(
+                lambda z: jaxloss.ctc_loss(
+                    z, logit_paddings, labels, label_paddings, reduction="sum", weights=weights
+                )
+            )(logits),
+            "optax_gradient": jax.grad(
+                lambda z: jnp.sum(
+                    optax.ctc_loss(z, logit_paddings, labels, label_paddings) * weights
+                )
+            )(logits),
+        }
+
+    results = program(logits)
+    np.testing.assert_allclose(
+        results["value"][POSSIBLE], results["optax_value"][POSSIBLE], rtol=2e-6
+    )
+    np.testing.assert_allclose(results["gradient"], results["optax_gradient"], rtol=1e-4, atol=2e-6)
 
 
 def test_forward_probs_equal_optax():
     """ctc_loss_with_forward_probs returns optax's (loss, log alpha blank, log alpha label)."""
     with jax.enable_x64(True):
         logits, logit_paddings, labels, label_paddings = _batch(np.float64)
-        loss, blank, label = jaxloss.ctc_loss_with_forward_probs(
-            logits, logit_paddings, labels, label_paddings
-        )
-        with STANDARD:
-            optax_loss, optax_blank, optax_label = optax.ctc_loss_with_forward_probs(
+        label_lengths = S - np.sum(label_paddings, axis=1).astype(int)
+        weights = jnp.asarray(POSSIBLE.astype(np.float64))
+
+        @jax.jit
+        def program(logits):
+            ours = jaxloss.ctc_loss_with_forward_probs(
                 logits, logit_paddings, labels, label_paddings
             )
+            with STANDARD:
+                theirs = optax.ctc_loss_with_forward_probs(
+                    logits, logit_paddings, labels, label_paddings
+                )
+            # The loss is differentiable through this function too (closed form), and so
+            # are the forward probabilities (forward mode through their recursion); the
+            # blank states summed are those optax reaches (a constant mask).
+            reachable = (theirs[1][-1] > -1e4) & (
+                np.arange(S + 1)[None, :] <= label_lengths[:, None]
+            )
+
+            def total(z, function):
+                loss, blank, _ = function(z, logit_paddings, labels, label_paddings)
+                return jnp.sum(loss * weights) + jnp.sum(jnp.where(reachable, blank[-1], 0))
+
+            with STANDARD:
+                optax_gradient = jax.grad(total)(logits, optax.ctc_loss_with_forward_probs)
+            gradient = jax.grad(total)(logits, jaxloss.ctc_loss_with_forward_probs)
+            return ours, theirs, gradient, optax_gradient
+
+        (loss, blank, label), (optax_loss, optax_blank, optax_label), gradient, optax_gradient = (
+            program(logits)
+        )
         assert blank.shape == optax_blank.shape == (T, B, S + 1)
         assert label.shape == optax_label.shape == (T, B, S)
         np.testing.assert_allclose(loss[POSSIBLE], optax_loss[POSSIBLE], rtol=1e-12)
         # The states of each row's labels: reachable ones agree to rounding, unreachable
         # ones are both near log_epsilon (the log-0 stand-in, added in another order).
         # States past a row's labels differ: optax runs them on the padding's values.
-        label_lengths = S - np.sum(label_paddings, axis=1).astype(int)
         for ours, theirs, last in ((blank, optax_blank, 0), (label, optax_label, -1)):
             positions = np.arange(ours.shape[2])[None, None, :]
             within = positions <= label_lengths[None, :, None] + last
@@ -142,25 +200,7 @@ def test_forward_probs_equal_optax():
             assert np.array_equal(reachable & within, (np.asarray(ours) > -1e4) & within)
             both = reachable & within
             np.testing.assert_allclose(ours[both], theirs[both], rtol=1e-11)
-        # The loss is differentiable through this function too (closed form), and so are
-        # the forward probabilities (forward mode through their recursion).
-        weights = jnp.asarray(POSSIBLE.astype(np.float64))
-
-        def total(z, function):
-            loss, blank, _ = function(z, logit_paddings, labels, label_paddings)
-            reachable = (optax_blank[-1] > -1e4) & (
-                np.arange(S + 1)[None, :] <= label_lengths[:, None]
-            )
-            return jnp.sum(loss * weights) + jnp.sum(jnp.where(reachable, blank[-1], 0))
-
-        with STANDARD:
-            optax_gradient = jax.grad(total)(logits, optax.ctc_loss_with_forward_probs)
-        np.testing.assert_allclose(
-            jax.grad(total)(logits, jaxloss.ctc_loss_with_forward_probs),
-            optax_gradient,
-            rtol=1e-9,
-            atol=1e-12,
-        )
+        np.testing.assert_allclose(gradient, optax_gradient, rtol=1e-9, atol=1e-12)
 
 
 def test_optax_one_to_one_alignment_cases():
@@ -176,24 +216,8 @@ def test_optax_one_to_one_alignment_cases():
             while row[t] == row[t - 1]:
                 row[t] = rng.integers(1, classes)
     no_padding = np.zeros((batch, steps), np.float32)
-    loss, blank, label = jaxloss.ctc_loss_with_forward_probs(logits, no_padding, labels, no_padding)
-    log_probs = jax.nn.log_softmax(logits)
-    path = -np.sum(np.take_along_axis(np.asarray(log_probs), labels[..., None], 2), (1, 2))
-    np.testing.assert_allclose(loss, path, rtol=1e-6)
-    np.testing.assert_allclose(blank[-1, :, 0], np.sum(log_probs[:, :, 0], 1), rtol=1e-6)
-    np.testing.assert_allclose(label[-1, :, steps - 1], -loss, rtol=1e-6)
-    np.testing.assert_allclose(blank[-1, :, steps], -loss, rtol=1e-6)
-    # test_with_one_to_one_alignment_and_paddings: the gradient is softmax - onehot(y).
     lengths = np.array([3, 5, 4])
     paddings = _paddings(lengths, steps)
-    gradient = jax.grad(
-        lambda z: jaxloss.ctc_loss(z, paddings, labels, paddings, reduction="mean")
-    )(logits)
-    expected = np.array(jax.nn.softmax(logits))
-    for n in range(batch):
-        expected[n, lengths[n] :] = 0
-        expected[n, np.arange(lengths[n]), labels[n, : lengths[n]]] -= 1
-    np.testing.assert_allclose(gradient, expected / batch, rtol=1e-5, atol=1e-6)
     # test_repeat_with_one_to_one_alignment: the minimal alignments of repeats.
     repeat_labels = np.array([[1, 2, 2, 3], [2, 3, 4, 4], [1, 1, 1, 1], [1, 1, 2, 3], [1, 1, 1, 2]])
     alignments = [
@@ -204,14 +228,41 @@ def test_optax_one_to_one_alignment_cases():
         [1, 0, 1, 0, 1, 2],
     ]
     frames = np.array([len(a) for a in alignments])
-    logits = rng.standard_normal((5, 7, 5)).astype(np.float32)
-    labels = np.pad(repeat_labels, ((0, 0), (0, 2)))
-    loss = jaxloss.ctc_loss(
-        logits, _paddings(frames, 7), labels, _paddings([4] * 5, 6), reduction="none"
-    )
+    repeat_logits = rng.standard_normal((5, 7, 5)).astype(np.float32)
+
+    @jax.jit
+    def program(logits, repeat_logits):
+        return {
+            "forward": jaxloss.ctc_loss_with_forward_probs(logits, no_padding, labels, no_padding),
+            "gradient": jax.grad(
+                lambda z: jaxloss.ctc_loss(z, paddings, labels, paddings, reduction="mean")
+            )(logits),
+            "repeats": jaxloss.ctc_loss(
+                repeat_logits,
+                _paddings(frames, 7),
+                np.pad(repeat_labels, ((0, 0), (0, 2))),
+                _paddings([4] * 5, 6),
+                reduction="none",
+            ),
+        }
+
+    results = program(logits, repeat_logits)
+    loss, blank, label = results["forward"]
     log_probs = np.asarray(jax.nn.log_softmax(logits))
+    path = -np.sum(np.take_along_axis(log_probs, labels[..., None], 2), (1, 2))
+    np.testing.assert_allclose(loss, path, rtol=1e-6)
+    np.testing.assert_allclose(blank[-1, :, 0], np.sum(log_probs[:, :, 0], 1), rtol=1e-6)
+    np.testing.assert_allclose(label[-1, :, steps - 1], -loss, rtol=1e-6)
+    np.testing.assert_allclose(blank[-1, :, steps], -loss, rtol=1e-6)
+    # test_with_one_to_one_alignment_and_paddings: the gradient is softmax - onehot(y).
+    expected = np.array(jax.nn.softmax(logits))
+    for n in range(batch):
+        expected[n, lengths[n] :] = 0
+        expected[n, np.arange(lengths[n]), labels[n, : lengths[n]]] -= 1
+    np.testing.assert_allclose(results["gradient"], expected / batch, rtol=1e-5, atol=1e-6)
+    log_probs = np.asarray(jax.nn.log_softmax(repeat_logits))
     expected = [-sum(log_probs[n, t, k] for t, k in enumerate(a)) for n, a in enumerate(alignments)]
-    np.testing.assert_allclose(loss, expected, rtol=1e-6)
+    np.testing.assert_allclose(results["repeats"], expected, rtol=1e-6)
 
 
 def test_never_negative_in_float32():
@@ -221,31 +272,62 @@ def test_never_negative_in_float32():
     logits[0, np.arange(4), labels[0]] = 30.0
     logits = logits + np.linspace(0, 1e-3, 20, dtype=np.float32).reshape(1, 4, 5)
     zeros4 = np.zeros((1, 4), np.float32)
-    loss = jaxloss.ctc_loss(logits, zeros4, labels, zeros4, reduction="none")
+
+    @jax.jit
+    def program(logits):
+        return jaxloss.ctc_loss(logits, zeros4, labels, zeros4, reduction="none"), jax.grad(
+            lambda z: jaxloss.ctc_loss(z, zeros4, labels, zeros4)
+        )(logits)
+
+    loss, gradient = program(logits)
     assert loss[0] >= 0
     assert loss[0] < 1e-6
-    gradient = jax.grad(lambda z: jaxloss.ctc_loss(z, zeros4, labels, zeros4))(logits)
     assert np.all(np.isfinite(gradient)) and np.max(np.abs(gradient)) < 1e-6
 
 
-def test_infinite_logits_and_bad_labels():
-    """A -inf logit is a class of probability 0 (optax: NaN); a label outside [0, K) is NaN."""
+def _masked_class_batch():
     logits, logit_paddings, labels, label_paddings = _batch(np.float32)
     masked = logits.copy()
     masked[:, :, K - 1] = -np.inf  # a class no row's first label uses...
     labels = labels.copy()
     labels[labels == K - 1] = 1  # ...and no label at all
-    loss = jaxloss.ctc_loss(masked, logit_paddings, labels, label_paddings, reduction="none")
-    assert np.all(np.isfinite(loss[POSSIBLE]))
+    return logits, masked, logit_paddings, labels, label_paddings
+
+
+@pytest.mark.slow  # optax's behaviour, the contrast to test_infinite_logits_and_bad_labels
+def test_optax_gives_nan_for_an_infinite_logit():
+    _, masked, logit_paddings, labels, label_paddings = _masked_class_batch()
+    # Eagerly (compiled whole, XLA simplifies its NaN away for the empty label).
     assert np.all(np.isnan(optax.ctc_loss(masked, logit_paddings, labels, label_paddings)))
-    gradient = jax.grad(
-        lambda z: jaxloss.ctc_loss(z, logit_paddings, labels, label_paddings, where=POSSIBLE)
-    )(masked)
-    assert np.all(np.isfinite(gradient))
-    assert np.all(gradient[:, :, K - 1] == 0)
+
+
+def test_infinite_logits_and_bad_labels():
+    """A -inf logit is a class of probability 0 (optax: NaN, checked in the slow tier);
+    a label outside [0, K) is NaN."""
+    logits, masked, logit_paddings, labels, label_paddings = _masked_class_batch()
     bad = labels.copy()
     bad[0, 0] = K
-    loss = jaxloss.ctc_loss(logits, logit_paddings, bad, label_paddings, reduction="none")
+
+    @jax.jit
+    def program(masked, logits):
+        return {
+            "loss": jaxloss.ctc_loss(
+                masked, logit_paddings, labels, label_paddings, reduction="none"
+            ),
+            "gradient": jax.grad(
+                lambda z: jaxloss.ctc_loss(
+                    z, logit_paddings, labels, label_paddings, where=POSSIBLE
+                )
+            )(masked),
+            "bad": jaxloss.ctc_loss(logits, logit_paddings, bad, label_paddings, reduction="none"),
+        }
+
+    results = program(masked, logits)
+    assert np.all(np.isfinite(results["loss"][POSSIBLE]))
+    gradient = results["gradient"]
+    assert np.all(np.isfinite(gradient))
+    assert np.all(gradient[:, :, K - 1] == 0)
+    loss = results["bad"]
     assert np.isnan(loss[0]) and np.all(np.isfinite(loss[1:4]))
 
 
@@ -288,46 +370,78 @@ def _tiny(dtype=np.float64):
     return logits, _paddings(TINY_FRAMES, 5).astype(dtype), _paddings(TINY_LABEL_LENGTHS, 3)
 
 
-@jax.jit
-def _brute_force_total(logits, weights):
-    return jnp.sum(weights * _brute_force(logits, TINY_FRAMES, TINY_LABELS, TINY_LABEL_LENGTHS))
+@functools.partial(jax.jit, static_argnames="thorough")
+def _brute_force_program(logits, logit_paddings, label_paddings, weights, vector, thorough):
+    """The brute-force sum's value, gradient and Hessian-vector product (forward over
+    reverse autodiff of the sum), and ours, in one compilation. ``thorough`` adds the
+    exact log 0 and reverse over the rule (each compiles the recursion again)."""
+
+    def brute_force(z):
+        return jnp.sum(weights * _brute_force(z, TINY_FRAMES, TINY_LABELS, TINY_LABEL_LENGTHS))
+
+    def ours(z, log_epsilon):
+        return jaxloss.ctc_loss(
+            z,
+            logit_paddings,
+            TINY_LABELS,
+            label_paddings,
+            log_epsilon=log_epsilon,
+            reduction="sum",
+            weights=weights,
+        )
+
+    default = functools.partial(ours, log_epsilon=-1e5)
+    log_epsilons = (-math.inf, -1e5) if thorough else (-1e5,)
+    results = {
+        "expected": jax.value_and_grad(brute_force)(logits),
+        "expected_product": jax.jvp(jax.grad(brute_force), (logits,), (vector,))[1],
+        "ours": {
+            log_epsilon: jax.value_and_grad(functools.partial(ours, log_epsilon=log_epsilon))(
+                logits
+            )
+            for log_epsilon in log_epsilons
+        },
+        # Forward over the rule (the exact log 0's product is finite too, not checked
+        # again here: each product compiles the rule's derivative anew).
+        "products": [jax.jvp(jax.grad(default), (logits,), (vector,))[1]],
+    }
+    if thorough:
+        # Reverse over the rule gives the same product.
+        results["products"].append(
+            jax.grad(lambda z: jnp.vdot(jax.grad(default)(z), vector))(logits)
+        )
+    return results
+
+
+def _check_brute_force(thorough):
+    with jax.enable_x64(True):
+        logits, logit_paddings, label_paddings = _tiny()
+        weights = jnp.array([1.0, 0.5, 2.0, 1.5])
+        vector = np.random.default_rng(3).standard_normal(logits.shape)
+        results = _brute_force_program(
+            logits, logit_paddings, label_paddings, weights, vector, thorough=thorough
+        )
+        value, gradient = results["expected"]
+        expected = results["expected_product"]
+        for log_epsilon, (ours_value, ours_gradient) in results["ours"].items():
+            np.testing.assert_allclose(ours_value, value, rtol=1e-12, err_msg=str(log_epsilon))
+            np.testing.assert_allclose(ours_gradient, gradient, rtol=1e-10, atol=1e-13)
+        for product in results["products"]:
+            np.testing.assert_allclose(product, expected, rtol=1e-9, atol=1e-12)
 
 
 def test_value_gradient_and_hessian_equal_brute_force():
     """Value, gradient (closed form) and Hessian-vector product (forward over the rule)
-    equal jax.grad / jax.hessian of the sum over all alignments, in float64, with the
-    default log_epsilon and with an exact log 0 (log_epsilon=-inf)."""
-    with jax.enable_x64(True):
-        logits, logit_paddings, label_paddings = _tiny()
-        weights = jnp.array([1.0, 0.5, 2.0, 1.5])
-        value = _brute_force_total(logits, weights)
-        gradient = jax.jit(jax.grad(_brute_force_total))(logits, weights)
-        hessian = jax.jit(jax.hessian(_brute_force_total))(logits, weights)
-        hessian = hessian.reshape(logits.size, logits.size)
-        vector = np.random.default_rng(3).standard_normal(logits.shape)
-        expected = (hessian @ vector.reshape(-1)).reshape(logits.shape)
-        for log_epsilon in (-math.inf, -1e5):
+    equal jax.grad / jax.jvp of jax.grad of the sum over all alignments, in float64,
+    with the default log_epsilon."""
+    _check_brute_force(thorough=False)
 
-            def ours(z, log_epsilon=log_epsilon):
-                return jaxloss.ctc_loss(
-                    z,
-                    logit_paddings,
-                    TINY_LABELS,
-                    label_paddings,
-                    log_epsilon=log_epsilon,
-                    reduction="sum",
-                    weights=weights,
-                )
 
-            np.testing.assert_allclose(ours(logits), value, rtol=1e-12)
-            np.testing.assert_allclose(jax.grad(ours)(logits), gradient, rtol=1e-10, atol=1e-13)
-        # Forward over the rule (the exact log 0's product is finite too, not checked
-        # again here: each product compiles the rule's derivative anew).
-        _, product = jax.jvp(jax.grad(ours), (logits,), (vector,))
-        np.testing.assert_allclose(product, expected, rtol=1e-9, atol=1e-12)
-        # Reverse over the rule gives the same product.
-        reverse = jax.grad(lambda z: jnp.vdot(jax.grad(ours)(z), vector))(logits)
-        np.testing.assert_allclose(reverse, expected, rtol=1e-9, atol=1e-12)
+@pytest.mark.slow  # exact log 0 is also torch_compat's, checked against torch by default
+def test_exact_log_zero_and_reverse_over_the_rule_equal_brute_force():
+    """The same with an exact log 0 (log_epsilon=-inf) too, and the Hessian-vector
+    product also by reverse mode over the rule."""
+    _check_brute_force(thorough=True)
 
 
 def test_impossible_alignments_are_inf_never_nan():
@@ -336,27 +450,34 @@ def test_impossible_alignments_are_inf_never_nan():
     logits, _, label_paddings = _tiny(np.float32)
     frames = np.array([4, 1, 5, 2])  # row 0: 1 1 2 needs 4 (fits); row 1 needs 2; row 3 needs 3
     logit_paddings = _paddings(frames, 5)
-    loss = jaxloss.ctc_loss(logits, logit_paddings, TINY_LABELS, label_paddings, reduction="none")
+    possible = np.array([True, False, True, False])
+    # int32, as an eager call would convert them (the brute-force test's float64 program
+    # caches the inner compilation for int64 labels).
+    labels = TINY_LABELS.astype(np.int32)
+
+    @jax.jit
+    def program(logits):
+        def loss(z, **options):
+            return jaxloss.ctc_loss(z, logit_paddings, labels, label_paddings, **options)
+
+        return {
+            "none": loss(logits, reduction="none"),
+            "mean": loss(logits, reduction="mean"),
+            "sum": loss(logits, reduction="sum"),
+            "gradient": jax.grad(loss)(logits),
+            "masked": loss(logits, where=possible),
+            "weighted": loss(logits, weights=possible.astype(np.float32)),
+        }
+
+    results = program(logits)
+    loss = results["none"]
     assert np.isfinite(loss[0]) and np.isfinite(loss[2])
     assert loss[1] == np.inf and loss[3] == np.inf
-    for reduction in ("mean", "sum"):
-        assert (
-            jaxloss.ctc_loss(
-                logits, logit_paddings, TINY_LABELS, label_paddings, reduction=reduction
-            )
-            == np.inf
-        )
-    possible = np.array([True, False, True, False])
-    gradient = jax.grad(lambda z: jaxloss.ctc_loss(z, logit_paddings, TINY_LABELS, label_paddings))(
-        logits
-    )
+    assert results["mean"] == np.inf and results["sum"] == np.inf
+    gradient = results["gradient"]
     assert np.all(np.isfinite(gradient)) and np.all(gradient[~possible] == 0)
-    masked = jaxloss.ctc_loss(logits, logit_paddings, TINY_LABELS, label_paddings, where=possible)
-    weighted = jaxloss.ctc_loss(
-        logits, logit_paddings, TINY_LABELS, label_paddings, weights=possible.astype(np.float32)
-    )
-    np.testing.assert_allclose(masked, np.mean(loss[possible]), rtol=1e-6)
-    np.testing.assert_allclose(weighted, masked, rtol=1e-6)
+    np.testing.assert_allclose(results["masked"], np.mean(loss[possible]), rtol=1e-6)
+    np.testing.assert_allclose(results["weighted"], results["masked"], rtol=1e-6)
 
 
 # --------------------------------------------------------------------------------------
@@ -366,35 +487,36 @@ def test_impossible_alignments_are_inf_never_nan():
 def test_reductions_weights_where_jit_and_vmap():
     logits, logit_paddings, labels, label_paddings = _batch(np.float32)
     where = POSSIBLE
+    # Eager (concrete arguments); everything else under one jit, with traced arguments.
     per_sequence = jaxloss.ctc_loss(
         logits, logit_paddings, labels, label_paddings, reduction="none"
     )
     weights = np.linspace(0.5, 2.0, B).astype(np.float32)
+
+    @jax.jit
+    def program(logits, weights):
+        def loss(z, **options):
+            return jaxloss.ctc_loss(z, logit_paddings, labels, label_paddings, **options)
+
+        # vmap over a leading axis: two copies of the batch, the second with shifted logits.
+        stacked = jnp.stack([logits, logits + 1.0])  # a constant shift leaves softmax alone
+        return {
+            "mean": loss(logits, reduction="mean", where=where),
+            "sum": loss(logits, reduction="sum", where=where),
+            "weighted": loss(logits, weights=weights, where=where),
+            "jitted": loss(logits, reduction="none"),
+            "mapped": jax.vmap(lambda z: loss(z, reduction="none"))(stacked),
+        }
+
+    results = program(logits, weights)
     kept = per_sequence[where]
-    cases = {
-        "mean": np.mean(kept),
-        "sum": np.sum(kept),
-    }
-    for reduction, expected in cases.items():
-        value = jaxloss.ctc_loss(
-            logits, logit_paddings, labels, label_paddings, reduction=reduction, where=where
-        )
-        np.testing.assert_allclose(value, expected, rtol=1e-6)
-    weighted = jaxloss.ctc_loss(
-        logits, logit_paddings, labels, label_paddings, weights=weights, where=where
-    )
+    np.testing.assert_allclose(results["mean"], np.mean(kept), rtol=1e-6)
+    np.testing.assert_allclose(results["sum"], np.sum(kept), rtol=1e-6)
     np.testing.assert_allclose(
-        weighted, np.sum(weights[where] * kept) / np.sum(weights[where]), rtol=1e-6
+        results["weighted"], np.sum(weights[where] * kept) / np.sum(weights[where]), rtol=1e-6
     )
-    jitted = jax.jit(
-        lambda z: jaxloss.ctc_loss(z, logit_paddings, labels, label_paddings, reduction="none")
-    )
-    np.testing.assert_allclose(jitted(logits), per_sequence, rtol=1e-6)
-    # vmap over a leading axis: two copies of the batch, the second with shifted logits.
-    stacked = np.stack([logits, logits + 1.0])  # a constant shift leaves softmax unchanged
-    mapped = jax.vmap(
-        lambda z: jaxloss.ctc_loss(z, logit_paddings, labels, label_paddings, reduction="none")
-    )(stacked)
+    np.testing.assert_allclose(results["jitted"], per_sequence, rtol=1e-6)
+    mapped = results["mapped"]
     np.testing.assert_allclose(mapped[0], per_sequence, rtol=1e-6)
     np.testing.assert_allclose(mapped[1][where], per_sequence[where], rtol=1e-5)
 
@@ -402,13 +524,21 @@ def test_reductions_weights_where_jit_and_vmap():
 def test_half_precision_and_empty():
     logits, logit_paddings, labels, label_paddings = _batch(np.float32)
     half = jnp.asarray(logits, jnp.bfloat16)
-    none = jaxloss.ctc_loss(half, logit_paddings, labels, label_paddings, reduction="none")
+
+    @jax.jit
+    def program(half):
+        def loss(z, **options):
+            return jaxloss.ctc_loss(z, logit_paddings, labels, label_paddings, **options)
+
+        return (
+            loss(half, reduction="none"),
+            loss(half, where=POSSIBLE),
+            loss(half.astype(jnp.float32), where=POSSIBLE),
+        )
+
+    none, mean, reference = program(half)
     assert none.dtype == jnp.bfloat16
-    mean = jaxloss.ctc_loss(half, logit_paddings, labels, label_paddings, where=POSSIBLE)
     assert mean.dtype == jnp.float32
-    reference = jaxloss.ctc_loss(
-        np.asarray(half, np.float32), logit_paddings, labels, label_paddings, where=POSSIBLE
-    )
     np.testing.assert_allclose(mean, reference, rtol=1e-6)
     empty = jaxloss.ctc_loss(
         np.zeros((0, T, K), np.float32), np.zeros((0, T)), np.zeros((0, S), int), np.zeros((0, S))
@@ -485,24 +615,25 @@ def _ours(logits, targets, input_lengths, target_lengths, **options):
     return np.asarray(value), np.asarray(gradient)
 
 
-@pytest.mark.parametrize("blank", [0, 2])
-def test_torch_parity_every_reduction_and_layout(blank):
-    """Values and logit gradients equal torch's: 3 reductions x zero_infinity x padded
-    or concatenated targets, with repeats, an empty target and an impossible one."""
+# Every reduction with and without zero_infinity, each time in the other layout (every
+# combination compiles again). The default tier runs a covering subset: each reduction,
+# each zero_infinity, each layout and each blank at least once; the slow tier all six
+# combinations for blank 0.
+TORCH_COMBINATIONS = [
+    (reduction, zero_infinity, "concatenated" if zero_infinity else "padded")
+    for reduction in ("none", "sum", "mean")
+    for zero_infinity in (False, True)
+]
+
+
+def _torch_parity(blank, combinations):
+    """Values and logit gradients equal torch's, float64, with repeats, an empty target
+    and an impossible one."""
     with jax.enable_x64(True):
         logits, targets = _torch_inputs(blank)
         concatenated = np.concatenate(
             [row[:length] for row, length in zip(targets, TORCH_TARGET_LENGTHS, strict=True)]
         )
-        # Each reduction with and without zero_infinity, each time in the other layout
-        # (every combination compiles again); a nonzero blank needs only one.
-        combinations = [
-            (reduction, zero_infinity, "concatenated" if zero_infinity else "padded")
-            for reduction in ("none", "sum", "mean")
-            for zero_infinity in (False, True)
-        ]
-        if blank:
-            combinations = [("mean", True, "concatenated")]
         for reduction, zero_infinity, layout in combinations:
             options = {"blank": blank, "reduction": reduction, "zero_infinity": zero_infinity}
             chosen = targets if layout == "padded" else concatenated
@@ -520,20 +651,42 @@ def test_torch_parity_every_reduction_and_layout(blank):
             )
 
 
+@pytest.mark.parametrize(
+    ("blank", "combinations"),
+    [
+        (0, [("none", False, "padded"), ("sum", True, "concatenated")]),
+        (2, [("mean", True, "concatenated")]),
+    ],
+)
+def test_torch_parity_every_reduction_and_layout(blank, combinations):
+    """Each reduction, zero_infinity, layout and blank at least once (see above)."""
+    _torch_parity(blank, combinations)
+
+
+@pytest.mark.slow
+def test_torch_parity_every_combination():
+    """3 reductions x zero_infinity, alternating padded and concatenated targets."""
+    _torch_parity(0, TORCH_COMBINATIONS)
+
+
 def test_torch_parity_unbatched_float32_class_and_log_probs_gradient():
     logits, targets = _torch_inputs(0)
     logits32 = logits[:, 0].astype(np.float32)
     log_probs = torch.tensor(logits32).log_softmax(-1)
-    for reduction in ("none", "sum", "mean"):
+    reductions = ("none", "sum", "mean")
+    values = jax.jit(
+        lambda z: [
+            torch_compat.CTCLoss(reduction=reduction)(jax.nn.log_softmax(z), targets[0], 8, 4)
+            for reduction in reductions
+        ]
+    )(logits32)
+    for reduction, value in zip(reductions, values, strict=True):
         expected = torch.nn.functional.ctc_loss(
             log_probs,
             torch.tensor(targets[0]),
             torch.tensor(8),
             torch.tensor(4),
             reduction=reduction,
-        )
-        value = torch_compat.CTCLoss(reduction=reduction)(
-            jax.nn.log_softmax(logits32), targets[0], 8, 4
         )
         assert value.shape == () and value.dtype == jnp.float32
         np.testing.assert_allclose(value, expected.numpy(), rtol=1e-6)
@@ -549,11 +702,13 @@ def test_torch_parity_unbatched_float32_class_and_log_probs_gradient():
             reduction="sum",
         ).backward()
         possible = np.array([True, True, True, True, False])
-        gradient = jax.grad(
-            lambda x: jnp.sum(
-                torch_compat.ctc_loss(
-                    x, targets, TORCH_INPUT_LENGTHS, TORCH_TARGET_LENGTHS, reduction="none"
-                )[possible]
+        gradient = jax.jit(
+            jax.grad(
+                lambda x: jnp.sum(
+                    torch_compat.ctc_loss(
+                        x, targets, TORCH_INPUT_LENGTHS, TORCH_TARGET_LENGTHS, reduction="none"
+                    )[possible]
+                )
             )
         )(logits)
         valid = np.arange(TT)[:, None] < TORCH_INPUT_LENGTHS[None, :]

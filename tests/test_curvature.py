@@ -4,7 +4,9 @@ The network is a tanh MLP with 111 parameters on 24 examples, in float64; its ex
 Hessian comes from ``jax.hessian`` of the loss over the flattened parameters and
 its eigenvalues from ``numpy.linalg.eigh``. Most estimator statistics run on
 ``v -> H @ v`` with that matrix (the estimators see only products), which keeps
-the compilations few.
+the compilations few. The slow tier (``pytest -m slow``) adds the estimators'
+statistics on explicit matrices: the trace error's 1/sqrt(probes) law and the
+spectral density of a known spectrum.
 """
 
 from __future__ import annotations
@@ -237,31 +239,53 @@ def test_top_eigenvalues_equal_dense_eigh_and_are_deterministic():
 
 
 @jax.jit
-def dense_program(hessian, moved, key):
-    """The Lanczos and quadrature checks on explicit matrices, in one compilation."""
+def dense_program(hessian, moved, top_vector):
+    """The Lanczos checks on explicit matrices, in one compilation;
+    ``top_vector``: the network's top Hessian eigenvector (from ``network``)."""
     size = hessian.shape[0]
     start = jnp.zeros(size, hessian.dtype)
-    _, vectors = curvature.top_eigenvalues(dense_matvec(hessian), start, 1, num_iterations=40)
-    warm = curvature.top_eigenvalues(
-        dense_matvec(moved), start, 1, num_iterations=4, initial=vectors[0]
-    )[0]
-    cold = curvature.top_eigenvalues(dense_matvec(moved), start, 1, num_iterations=4)[0]
+    # Warm and cold under one vmap (one Lanczos to compile): a zero initial vector is
+    # the cold start (initial=None starts from zeros too, drawing a normal from key).
+    warm, cold = jax.vmap(
+        lambda initial: curvature.top_eigenvalues(
+            dense_matvec(moved), start, 1, num_iterations=4, initial=initial
+        )[0]
+    )(jnp.stack([top_vector, jnp.zeros_like(top_vector)]))
     # Rank 2: the Krylov space is exhausted after two steps, where an unguarded
     # Lanczos divides by zero; a warm start from an exact eigenvector exhausts it at once.
     low_rank = jnp.diag(jnp.zeros(10, hessian.dtype).at[0].set(3.0).at[1].set(-2.0))
     low_rank_top = curvature.top_eigenvalues(
         dense_matvec(low_rank), jnp.zeros(10, hessian.dtype), 4, num_iterations=8
     )[0]
-    exact_start = curvature.top_eigenvalues(
-        dense_matvec(low_rank),
-        jnp.zeros(10, hessian.dtype),
-        2,
-        num_iterations=10,
-        initial=jnp.eye(10, dtype=hessian.dtype)[0],
-    )[0]
-    bottom = curvature.top_eigenvalues(
-        dense_matvec(-low_rank), jnp.zeros(10, hessian.dtype), 1, num_iterations=10
-    )[0]
+    # The exact start (top 2) and the negated matrix from a cold start (its top 1, the
+    # first of its top 2), under one vmap.
+    exact_start, bottom = jax.vmap(
+        lambda matrix, initial: curvature.top_eigenvalues(
+            dense_matvec(matrix),
+            jnp.zeros(10, hessian.dtype),
+            2,
+            num_iterations=10,
+            initial=initial,
+        )[0]
+    )(
+        jnp.stack([low_rank, -low_rank]),
+        jnp.stack([jnp.eye(10, dtype=hessian.dtype)[0], jnp.zeros(10, hessian.dtype)]),
+    )
+    bottom = bottom[:1]
+    return {
+        "warm": warm,
+        "cold": cold,
+        "low_rank": low_rank_top,
+        "exact_start": exact_start,
+        "bottom": bottom,
+    }
+
+
+@jax.jit
+def estimator_program(hessian, key):
+    """The trace and density estimators' statistics on explicit matrices (slow tier)."""
+    size = hessian.shape[0]
+    start = jnp.zeros(size, hessian.dtype)
     # Eigenvalues 1 (x 30) and 5 (x 10).
     clusters = jnp.diag(jnp.where(jnp.arange(40) < 30, 1.0, 5.0).astype(hessian.dtype))
     known = curvature.spectral_density(
@@ -276,25 +300,23 @@ def dense_program(hessian, moved, key):
         )(keys)
         for probes in (8, 128)
     }
-    return {
-        "warm": warm,
-        "cold": cold,
-        "low_rank": low_rank_top,
-        "exact_start": exact_start,
-        "bottom": bottom,
-        "known": known,
-        "traces": traces,
-    }
+    return {"known": known, "traces": traces}
 
 
 @functools.cache
 def dense() -> dict[str, object]:
-    hessian = network()["hessian"]
+    hessian, top_vector = network()["hessian"], network()["eigenvectors"][0]
     # A slightly moved matrix, as after one training step.
     moved = hessian + 1e-3 * np.diag(np.random.default_rng(5).standard_normal(hessian.shape[0]))
-    results = jax.tree.map(np.asarray, dense_program(hessian, moved, jax.random.key(11)))
+    results = jax.tree.map(np.asarray, dense_program(hessian, moved, top_vector))
     results["moved_top"] = np.linalg.eigh(moved)[0][-1]
     return results
+
+
+@functools.cache
+def estimators() -> dict[str, object]:
+    hessian = network()["hessian"]
+    return jax.tree.map(np.asarray, estimator_program(hessian, jax.random.key(11)))
 
 
 def test_warm_start_from_the_previous_top_eigenvector_needs_few_iterations():
@@ -318,7 +340,9 @@ def test_a_function_or_an_operator_is_told_apart_or_must_be_named():
         curvature.top_eigenvalues(lambda w: jnp.zeros(3), jnp.zeros(2), 1)
     with pytest.raises(ValueError, match="k must be"):
         curvature.top_eigenvalues(lambda v: v, jnp.zeros(2), 3)
-    values, _ = curvature.top_eigenvalues(lambda w: 1.5 * w**2, jnp.zeros(()), 1, is_matvec=False)
+    values, _ = jax.jit(
+        lambda w: curvature.top_eigenvalues(lambda w: 1.5 * w**2, w, 1, is_matvec=False)
+    )(jnp.zeros(()))
     np.testing.assert_allclose(values, [3.0])
 
 
@@ -337,8 +361,9 @@ def test_hutchinson_trace_is_within_four_standard_errors_on_the_network():
     assert results["hutch++"].standard_error < results["hutchinson"].standard_error
 
 
+@pytest.mark.slow  # test_hutchinson_trace_is_within_four_standard_errors_on_the_network
 def test_hutchinson_error_shrinks_as_one_over_root_probes():
-    results = dense()
+    results = estimators()
     exact = np.trace(network()["hessian"])
     errors = {}
     for probes, estimates in results["traces"].items():
@@ -366,10 +391,11 @@ def test_spectral_density_moments_equal_trace_and_frobenius_norm():
     np.testing.assert_allclose(second, density.moment(2)[0], rtol=1e-4)
 
 
+@pytest.mark.slow  # test_spectral_density_moments_equal_trace_and_frobenius_norm
 def test_spectral_density_of_a_known_spectrum_puts_its_mass_at_the_eigenvalues():
     # Eigenvalues 1 (x 30) and 5 (x 10): each cluster carries its share of the
     # mass (3/4 and 1/4), up to the probes' sampling error.
-    known = dense()["known"]
+    known = estimators()["known"]
     grid, density = known.grid, known.density
     near_one = np.trapezoid(np.where(grid < 3, density, 0), grid)
     assert abs(near_one - 0.75) < 0.05

@@ -6,7 +6,7 @@ split over their vocabulary axis; each device's chunks are ragged (25 columns in
 chunks of 7) and the label of most tokens lives on another device. Checked: the value,
 the three gradients, ``jax.jvp`` and a forward-over-reverse Hessian-vector product;
 a weight placed with a ``NamedSharding`` is detected, on a mesh with automatic axes
-(concrete arrays) and with explicit axes (also under ``grad``); the compiled program
+(concrete arrays) and with explicit axes (also under ``jit`` and ``grad``); the compiled program
 has no all-gather (the weight is never gathered) and its gradient stays sharded.
 Agreement is to float32 rounding: each device sums its own columns first.
 """
@@ -39,6 +39,7 @@ SCRIPT = textwrap.dedent(
         return jaxloss.linear_softmax_cross_entropy(
             hidden, weight, labels, bias=bias, **options, **more)
 
+    # Each set of results is one compiled program (every eager call would compile again).
     def results(hidden, weight, bias, **more):
         function = lambda h, w, b: loss(h, w, b, **more)
         primals = (hidden, weight, bias)
@@ -51,22 +52,25 @@ SCRIPT = textwrap.dedent(
         for ours, expected in zip(sharded, single, strict=True):
             np.testing.assert_allclose(ours, expected, rtol=2e-5, atol=1e-6, err_msg=what)
 
-    single = results(hidden, weight, bias)
+    single = jax.jit(results)(hidden, weight, bias)
     for axis_type in (AxisType.Auto, AxisType.Explicit):
         mesh = jax.make_mesh((4,), ("vocab",), axis_types=(axis_type,))
         with jax.set_mesh(mesh):
             split = jax.device_put(weight, NamedSharding(mesh, PartitionSpec(None, "vocab")))
             split_bias = jax.device_put(bias, NamedSharding(mesh, PartitionSpec("vocab")))
             if axis_type == AxisType.Explicit:
-                # Detected from the weight's type, under grad and jvp too.
-                check(results(hidden, split, split_bias), single, "explicit axes, detected")
+                # Detected from the weight's type, under jit, grad and jvp.
+                detected = jax.jit(results)(hidden, split, split_bias)
+                check(detected, single, "explicit axes, detected")
                 continue
             # Named, under jit: the way a training step calls it.
             step = jax.jit(lambda h, w, b: results(h, w, b, vocab_axis="vocab", mesh=mesh))
-            sharded = step(hidden, split, split_bias)
+            # Compiled once: run, and its text read.
+            compiled = step.lower(hidden, split, split_bias).compile()
+            sharded = compiled(hidden, split, split_bias)
             check(sharded, single, "vocab_axis under jit")
             assert sharded[2].sharding.spec == PartitionSpec(None, "vocab"), sharded[2].sharding
-            program = step.lower(hidden, split, split_bias).compile().as_text()
+            program = compiled.as_text()
             assert "all-gather" not in program
             assert "all-reduce" in program
             # Detected from a concrete weight's NamedSharding.
