@@ -14,7 +14,8 @@
 
 Parity cases are counted in ``PARITY_CASES`` comments. The cosine losses' parity cases
 are shared between the two losses in the default tier; the tier marked slow
-(``pytest -m slow``) runs every case for each.
+(``pytest -m slow``) runs every case for each, and the closed-form Hessian-vector
+product against optax's autodiff.
 """
 
 from __future__ import annotations
@@ -251,6 +252,10 @@ def test_cosine_losses_equal_optax_values_and_gradients(name, every_case):
         )
 
 
+# A second opinion: test_registry.py's default-tier
+# test_hessian_vector_product_matches_forward_over_reverse_of_the_textbook_formula
+# checks both cosine losses' closed-form product.
+@pytest.mark.slow
 def test_cosine_hessian_vector_product_equals_autodiff_of_optax():
     with jax.enable_x64(True):
         predictions, targets = jnp.asarray(normal((3, 4), 11)), jnp.asarray(normal((3, 4), 12))
