@@ -90,7 +90,7 @@ def _optax_float64_program(logits, logit_paddings, labels, label_paddings, blank
             return optax.ctc_loss(z, logit_paddings, labels, label_paddings, blank_id=blank_id)
 
     weights = jnp.asarray(POSSIBLE.astype(np.float64))
-    return {
+    results = {
         "value": ours(logits),
         "optax_value": theirs(logits),
         "gradient": jax.grad(lambda z: jnp.sum(ours(z) * weights))(logits),
@@ -98,6 +98,34 @@ def _optax_float64_program(logits, logit_paddings, labels, label_paddings, blank
         "full": jax.grad(lambda z: jnp.sum(jnp.where(POSSIBLE, ours(z), 0)))(logits),
         "impossible_row": jax.grad(lambda z: ours(z)[4])(logits),
     }
+    if blank_id == 0:
+        # test_forward_probs_equal_optax's, in the same compilation.
+        results["forward_probs"] = _forward_probs_comparison(
+            logits, logit_paddings, labels, label_paddings, weights
+        )
+    return results
+
+
+def _forward_probs_comparison(logits, logit_paddings, labels, label_paddings, weights):
+    ours = jaxloss.ctc_loss_with_forward_probs(logits, logit_paddings, labels, label_paddings)
+    with STANDARD:
+        theirs = optax.ctc_loss_with_forward_probs(logits, logit_paddings, labels, label_paddings)
+    # The loss is differentiable through this function too (closed form), and so are the
+    # forward probabilities (forward mode through their recursion); the blank states
+    # summed are those optax reaches (a constant mask).
+    label_lengths = S - jnp.sum(label_paddings, axis=1).astype(jnp.int32)
+    reachable = (theirs[1][-1] > -1e4) & (
+        jnp.arange(S + 1, dtype=jnp.int32)[None, :] <= label_lengths[:, None]
+    )
+
+    def total(z, function):
+        loss, blank, _ = function(z, logit_paddings, labels, label_paddings)
+        return jnp.sum(loss * weights) + jnp.sum(jnp.where(reachable, blank[-1], 0))
+
+    with STANDARD:
+        optax_gradient = jax.grad(total)(logits, optax.ctc_loss_with_forward_probs)
+    gradient = jax.grad(total)(logits, jaxloss.ctc_loss_with_forward_probs)
+    return ours, theirs, gradient, optax_gradient
 
 
 @pytest.mark.parametrize(
@@ -157,35 +185,10 @@ def test_forward_probs_equal_optax():
     with jax.enable_x64(True):
         logits, logit_paddings, labels, label_paddings = _batch(np.float64)
         label_lengths = S - np.sum(label_paddings, axis=1).astype(int)
-        weights = jnp.asarray(POSSIBLE.astype(np.float64))
-
-        @jax.jit
-        def program(logits):
-            ours = jaxloss.ctc_loss_with_forward_probs(
-                logits, logit_paddings, labels, label_paddings
-            )
-            with STANDARD:
-                theirs = optax.ctc_loss_with_forward_probs(
-                    logits, logit_paddings, labels, label_paddings
-                )
-            # The loss is differentiable through this function too (closed form), and so
-            # are the forward probabilities (forward mode through their recursion); the
-            # blank states summed are those optax reaches (a constant mask).
-            reachable = (theirs[1][-1] > -1e4) & (
-                np.arange(S + 1)[None, :] <= label_lengths[:, None]
-            )
-
-            def total(z, function):
-                loss, blank, _ = function(z, logit_paddings, labels, label_paddings)
-                return jnp.sum(loss * weights) + jnp.sum(jnp.where(reachable, blank[-1], 0))
-
-            with STANDARD:
-                optax_gradient = jax.grad(total)(logits, optax.ctc_loss_with_forward_probs)
-            gradient = jax.grad(total)(logits, jaxloss.ctc_loss_with_forward_probs)
-            return ours, theirs, gradient, optax_gradient
-
+        # Compiled with (and cached from) test_values_and_gradients_equal_optax_float64.
+        results = _optax_float64_program(logits, logit_paddings, labels, label_paddings, blank_id=0)
         (loss, blank, label), (optax_loss, optax_blank, optax_label), gradient, optax_gradient = (
-            program(logits)
+            results["forward_probs"]
         )
         assert blank.shape == optax_blank.shape == (T, B, S + 1)
         assert label.shape == optax_label.shape == (T, B, S)
@@ -285,6 +288,50 @@ def test_never_negative_in_float32():
     assert np.all(np.isfinite(gradient)) and np.max(np.abs(gradient)) < 1e-6
 
 
+REDUCTION_WEIGHTS = np.linspace(0.5, 2.0, B).astype(np.float32)
+
+
+@functools.cache
+def _float32_results():
+    """test_infinite_logits_and_bad_labels', test_reductions_weights_where_jit_and_vmap's
+    and test_half_precision_and_empty's jaxloss results at the float32 batch's shape, in
+    one compilation (each separate program would compile the recursion again)."""
+    logits, masked, logit_paddings, masked_labels, label_paddings = _masked_class_batch()
+    labels = _batch(np.float32)[2]
+    bad = masked_labels.copy()
+    bad[0, 0] = K
+
+    @jax.jit
+    def program(logits, masked, labels, masked_labels, bad, weights):
+        def loss(z, labels=labels, **options):
+            return jaxloss.ctc_loss(z, logit_paddings, labels, label_paddings, **options)
+
+        # vmap over a leading axis: two copies of the batch, the second with shifted logits.
+        stacked = jnp.stack([logits, logits + 1.0])  # a constant shift leaves softmax alone
+        half = logits.astype(jnp.bfloat16)
+        return {
+            "infinite": {
+                "loss": loss(masked, masked_labels, reduction="none"),
+                "gradient": jax.grad(lambda z: loss(z, masked_labels, where=POSSIBLE))(masked),
+                "bad": loss(logits, bad, reduction="none"),
+            },
+            "reductions": {
+                "mean": loss(logits, reduction="mean", where=POSSIBLE),
+                "sum": loss(logits, reduction="sum", where=POSSIBLE),
+                "weighted": loss(logits, weights=weights, where=POSSIBLE),
+                "jitted": loss(logits, reduction="none"),
+                "mapped": jax.vmap(lambda z: loss(z, reduction="none"))(stacked),
+            },
+            "half": (
+                loss(half, reduction="none"),
+                loss(half, where=POSSIBLE),
+                loss(half.astype(jnp.float32), where=POSSIBLE),
+            ),
+        }
+
+    return program(logits, masked, labels, masked_labels, bad, REDUCTION_WEIGHTS)
+
+
 def _masked_class_batch():
     logits, logit_paddings, labels, label_paddings = _batch(np.float32)
     masked = logits.copy()
@@ -304,25 +351,7 @@ def test_optax_gives_nan_for_an_infinite_logit():
 def test_infinite_logits_and_bad_labels():
     """A -inf logit is a class of probability 0 (optax: NaN, checked in the slow tier);
     a label outside [0, K) is NaN."""
-    logits, masked, logit_paddings, labels, label_paddings = _masked_class_batch()
-    bad = labels.copy()
-    bad[0, 0] = K
-
-    @jax.jit
-    def program(masked, logits):
-        return {
-            "loss": jaxloss.ctc_loss(
-                masked, logit_paddings, labels, label_paddings, reduction="none"
-            ),
-            "gradient": jax.grad(
-                lambda z: jaxloss.ctc_loss(
-                    z, logit_paddings, labels, label_paddings, where=POSSIBLE
-                )
-            )(masked),
-            "bad": jaxloss.ctc_loss(logits, logit_paddings, bad, label_paddings, reduction="none"),
-        }
-
-    results = program(masked, logits)
+    results = _float32_results()["infinite"]
     assert np.all(np.isfinite(results["loss"][POSSIBLE]))
     gradient = results["gradient"]
     assert np.all(np.isfinite(gradient))
@@ -491,24 +520,8 @@ def test_reductions_weights_where_jit_and_vmap():
     per_sequence = jaxloss.ctc_loss(
         logits, logit_paddings, labels, label_paddings, reduction="none"
     )
-    weights = np.linspace(0.5, 2.0, B).astype(np.float32)
-
-    @jax.jit
-    def program(logits, weights):
-        def loss(z, **options):
-            return jaxloss.ctc_loss(z, logit_paddings, labels, label_paddings, **options)
-
-        # vmap over a leading axis: two copies of the batch, the second with shifted logits.
-        stacked = jnp.stack([logits, logits + 1.0])  # a constant shift leaves softmax alone
-        return {
-            "mean": loss(logits, reduction="mean", where=where),
-            "sum": loss(logits, reduction="sum", where=where),
-            "weighted": loss(logits, weights=weights, where=where),
-            "jitted": loss(logits, reduction="none"),
-            "mapped": jax.vmap(lambda z: loss(z, reduction="none"))(stacked),
-        }
-
-    results = program(logits, weights)
+    weights = REDUCTION_WEIGHTS
+    results = _float32_results()["reductions"]
     kept = per_sequence[where]
     np.testing.assert_allclose(results["mean"], np.mean(kept), rtol=1e-6)
     np.testing.assert_allclose(results["sum"], np.sum(kept), rtol=1e-6)
@@ -522,21 +535,7 @@ def test_reductions_weights_where_jit_and_vmap():
 
 
 def test_half_precision_and_empty():
-    logits, logit_paddings, labels, label_paddings = _batch(np.float32)
-    half = jnp.asarray(logits, jnp.bfloat16)
-
-    @jax.jit
-    def program(half):
-        def loss(z, **options):
-            return jaxloss.ctc_loss(z, logit_paddings, labels, label_paddings, **options)
-
-        return (
-            loss(half, reduction="none"),
-            loss(half, where=POSSIBLE),
-            loss(half.astype(jnp.float32), where=POSSIBLE),
-        )
-
-    none, mean, reference = program(half)
+    none, mean, reference = _float32_results()["half"]
     assert none.dtype == jnp.bfloat16
     assert mean.dtype == jnp.float32
     np.testing.assert_allclose(mean, reference, rtol=1e-6)
