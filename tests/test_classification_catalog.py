@@ -7,7 +7,7 @@
   ``-inf`` logits of ``safe_softmax_cross_entropy``, the focal loss's extreme logits.
   Where jaxloss is finite and optax gives NaN (infinite logits), a test says so. Six
   parity cases that repeat what others check run only with ``pytest -m slow``
-  (``SLOW_PARITY``).
+  (``SLOW_PARITY``), as does the softmax focal losses' dense-against-sparse check.
 * The losses optax does not have (the softmax focal losses, Keras's
   ``CategoricalFocalCrossentropy``; the generalized cross-entropy; squentropy;
   ``z_loss``) against their paper's formula and its limits; the registry tests
@@ -566,6 +566,11 @@ def test_softmax_focal_class_weights_are_keras_per_class_alpha():
         np.testing.assert_allclose(ours, expected, rtol=1e-12)
 
 
+# A second opinion: in test_registry.py's default tier,
+# test_value_and_gradient_match_the_textbook_formula_in_float64 and
+# test_closed_form_hessian_matches_the_textbook_formula_in_float64 check both losses'
+# loss, gradient and Hessian against the textbook formula.
+@pytest.mark.slow
 def test_softmax_focal_integer_labels_equal_one_hot_targets():
     with jax.enable_x64(True):
         logits = jnp.asarray(LOGITS)
