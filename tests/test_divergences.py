@@ -561,8 +561,17 @@ GAUSSIAN_OPTIONS = ((False, True), ("none", "sum", "mean"), (False, True))
 
 # PARITY_CASES gaussian_nll_loss: 4 var shapes x 2 full x 3 reductions x (clamped or not) x
 # 2 forms = 96 in the slow tier, each with the gradients in input, target and var; the
-# default tier runs, for each var shape, 3 combinations covering every full, reduction
-# and clamping (``covering``), in both forms: 24.
+# default tier runs, for each var shape, 2 combinations (GAUSSIAN_DEFAULT: each full and
+# clamping for each var shape, every pair of them and every reduction over the var
+# shapes), in both forms: 16.
+GAUSSIAN_DEFAULT = {
+    "same": [(False, "none", False), (True, "sum", True)],
+    "one_fewer": [(True, "mean", False), (False, "none", True)],
+    "last_one": [(False, "sum", True), (True, "none", False)],
+    "first_one": [(True, "mean", True), (False, "sum", False)],
+}
+
+
 def check_gaussian_nll_loss(var_shape, combinations):
     mean, target = gaussian_inputs()
     for full, reduction, clamped in combinations:
@@ -586,8 +595,7 @@ def check_gaussian_nll_loss(var_shape, combinations):
 
 @pytest.mark.parametrize("var_shape", list(VAR_SHAPES))
 def test_gaussian_nll_loss_equals_torch_for_every_var_shape(var_shape):
-    shift = list(VAR_SHAPES).index(var_shape)
-    check_gaussian_nll_loss(var_shape, covering(GAUSSIAN_OPTIONS, shift=shift))
+    check_gaussian_nll_loss(var_shape, GAUSSIAN_DEFAULT[var_shape])
 
 
 @pytest.mark.slow
