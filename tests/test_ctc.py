@@ -7,7 +7,7 @@ probabilities, and the edge cases of optax's own tests), torch 2.13's
 (values, gradients and Hessian-vector products through ``jax.grad`` / ``jax.jvp``
 of that sum, in float64).
 
-The default tier runs each comparison once per option value; the slow tier
+The default tier covers each option value at least once; the slow tier
 (``pytest -m slow``) adds the float32 optax comparison, optax's with a nonzero blank,
 every torch reduction x ``zero_infinity`` combination, the brute-force comparison
 with an exact log 0 and by reverse mode over the derivative rule, and optax's NaN for

@@ -7,8 +7,9 @@ target ``(1 - a) onehot(y) + a / V``; z-loss, PaLM (Chowdhery et al. 2022):
 ``+ lambda logsumexp(z)^2``; soft cap, Gemma 2: ``s = c tanh(z / c)`` before the
 softmax), differentiated by JAX. Shapes are small and few: every new shape or option
 compiles again. The slow tier (``pytest -m slow``) adds the plain float64 case (its
-chunks are checked by default with every option on) and every torch option case
-(by default a subset covering each option value).
+chunks are checked by default with every option on), the reverse-over-reverse
+Hessian-vector product (forward over reverse runs by default) and every torch option
+case (by default a subset covering each option value).
 """
 
 from __future__ import annotations
