@@ -551,6 +551,7 @@ def _torch_parity(cases, custom_ignore_index):
         # torch raises for -100 once another index is ignored: those become the ignored one.
         calls.append(({"ignore_index": 3}, "mean"))
     with jax.enable_x64(True):
+        torch_results, functions = [], []
         for options, reduction in calls:
             tensors = [
                 torch.tensor(array, requires_grad=True)
@@ -592,22 +593,29 @@ def _torch_parity(cases, custom_ignore_index):
                     **jax_options,
                 )
 
-            @jax.jit
-            def program(*arrays, ours=ours):
-                value, pullback = jax.vjp(ours, *arrays)
-                return value, pullback(jnp.ones_like(value))
+            torch_results.append((expected, tensors))
+            functions.append(ours)
 
-            arrays = tuple(jnp.asarray(x) for x in (input, linear_weight, linear_bias))
-            value, gradients = program(*arrays)
+        # Every call's value and pullback (and the unbatched value) in one compilation.
+        @jax.jit
+        def program(input, linear_weight, linear_bias):
+            results = []
+            for ours in functions:
+                value, pullback = jax.vjp(ours, input, linear_weight, linear_bias)
+                results.append((value, pullback(jnp.ones_like(value))))
+            unbatched = torch_compat.linear_cross_entropy(
+                input[0], linear_weight, jnp.asarray(target[0])
+            )
+            return results, unbatched
+
+        results, unbatched = program(*(jnp.asarray(x) for x in (input, linear_weight, linear_bias)))
+        for (value, gradients), (expected, tensors) in zip(results, torch_results, strict=True):
             np.testing.assert_allclose(value, expected.detach().numpy(), rtol=1e-12, atol=1e-14)
             for gradient, tensor in zip(gradients, tensors, strict=True):
                 assert tensor.grad is not None
                 np.testing.assert_allclose(gradient, tensor.grad.numpy(), rtol=1e-12, atol=1e-14)
         if not custom_ignore_index:
             return
-        unbatched = torch_compat.linear_cross_entropy(
-            jnp.asarray(input[0]), jnp.asarray(linear_weight), jnp.asarray(target[0])
-        )
         expected = torch.nn.functional.linear_cross_entropy(
             torch.tensor(input[0]), torch.tensor(linear_weight), torch.tensor(target[0])
         )
