@@ -9,9 +9,9 @@ of that sum, in float64).
 
 The default tier covers each option value at least once; the slow tier
 (``pytest -m slow``) adds the float32 optax comparison, optax's with a nonzero blank,
-every torch reduction x ``zero_infinity`` combination, the brute-force comparison
-with an exact log 0 and by reverse mode over the derivative rule, and optax's NaN for
-a ``-inf`` logit.
+optax's one-to-one alignment cases, every torch reduction x ``zero_infinity``
+combination, the brute-force comparison with an exact log 0 and by reverse mode over
+the derivative rule, and optax's NaN for a ``-inf`` logit.
 """
 
 from __future__ import annotations
@@ -206,6 +206,9 @@ def test_forward_probs_equal_optax():
         np.testing.assert_allclose(gradient, optax_gradient, rtol=1e-9, atol=1e-12)
 
 
+# Closed-form paths as a second opinion: test_value_gradient_and_hessian_equal_brute_force
+# sums every alignment (repeats, exactly enough frames) by default.
+@pytest.mark.slow
 def test_optax_one_to_one_alignment_cases():
     """optax's CTCTest: T = U without repeats (the only alignment is the labels), with
     and without paddings, and its minimal alignments of repeated labels."""
