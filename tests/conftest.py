@@ -3,14 +3,15 @@
 Warnings are turned into errors in pyproject.toml (``filterwarnings = ["error"]``).
 
 The suite's cost is XLA compiling thousands of small programs, each run once or twice,
-so XLA's backend optimisations (LLVM's optimisation level and its expensive passes) are
-off: about a quarter less CPU time. XLA's HLO passes (fusion, algebraic simplification)
-still run, but the numerics at overflow can differ between the levels (one loss gave
-NaN unoptimised and inf optimised), so the tests of compiled programs' memory
-(``test_memory``) and of every loss at extreme inputs (``test_extremes``) turn them back
-on with the ``optimized_compilation`` fixture. ``JAX_DISABLE_MOST_OPTIMIZATIONS=0
-pytest`` runs the whole suite optimised; the setting is an environment variable so that
-the command-line tests' subprocesses inherit it.
+so the tests compile fast rather than well: XLA's backend optimisations (LLVM's level
+and its expensive passes) are off, and the CPU backend uses its older fusion emitters,
+together about half the compile time. The numerics at overflow can differ between
+these settings and XLA's defaults (one loss gave NaN unoptimised and inf optimised),
+so the tests marked ``default_xla`` (every loss at extreme inputs, and the memory of
+compiled programs) run apart, in a process with XLA's defaults:
+``tests/test_default_xla.py`` starts it. ``JAXLOSS_TEST_XLA=default pytest`` runs any
+selection with XLA's defaults; the settings are environment variables, so that the
+command-line tests' subprocesses inherit them.
 
 Hypothesis draws 4 examples per property test by default (each distinct draw compiles
 again, so the examples are the cost); ``pytest --hypothesis-profile=thorough`` draws
@@ -20,10 +21,13 @@ a run repeats exactly.
 
 import os
 
-os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
+if os.environ.get("JAXLOSS_TEST_XLA", "fast") == "fast":
+    os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
+    _flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_cpu_use_fusion_emitters" not in _flags:
+        os.environ["XLA_FLAGS"] = f"{_flags} --xla_cpu_use_fusion_emitters=false".strip()
 
-import jax  # after the environment variable it reads
-import pytest
+import jax  # after the environment variables it reads
 from hypothesis import settings
 
 settings.register_profile("jaxloss", max_examples=4, deadline=None, derandomize=True, database=None)
@@ -32,12 +36,3 @@ settings.load_profile("jaxloss")
 
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_numpy_rank_promotion", "raise")
-
-
-@pytest.fixture
-def optimized_compilation():
-    """XLA's full optimisation for the test's own compilations."""
-    previous = jax.config.read("jax_disable_most_optimizations")
-    jax.config.update("jax_disable_most_optimizations", False)
-    yield
-    jax.config.update("jax_disable_most_optimizations", previous)

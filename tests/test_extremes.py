@@ -153,9 +153,10 @@ def _float32_cases():
             yield pytest.param(spec, index, id=f"{spec.name}-{value:g}", marks=marks)
 
 
-# Compiled as users' programs are: XLA's optimisation levels can differ in where an
-# overflow turns into NaN (rescaled_square_loss's did, at |z_y| = 1e30).
-@pytest.mark.usefixtures("optimized_compilation")
+# Compiled with XLA's defaults, as users' programs are (tests/test_default_xla.py): the
+# settings can differ in where an overflow turns into NaN (rescaled_square_loss's did,
+# at |z_y| = 1e30).
+@pytest.mark.default_xla
 @pytest.mark.parametrize(("spec", "index"), list(_float32_cases()))
 def test_float32_extremes(spec, index):
     first, (plain, with_options) = float32_extremes(spec)[index]

@@ -316,7 +316,7 @@ def temporary_bytes(function, *args) -> int:
     return analysis.temp_size_in_bytes
 
 
-@pytest.mark.usefixtures("optimized_compilation")
+@pytest.mark.default_xla  # memory as users' compiled programs have it (test_default_xla.py)
 def test_no_logits_sized_temporary_in_value_and_grad_vjp_or_hessian_vector_product():
     # Compiled, not run: N x V = 2048 x 65536 logits are 512 MiB in float32. XLA's memory
     # analysis counts temporaries only; the gradients are outputs.

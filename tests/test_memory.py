@@ -71,7 +71,7 @@ CASES = [
 ]
 
 
-@pytest.mark.usefixtures("optimized_compilation")  # memory as users' compiled programs have it
+@pytest.mark.default_xla  # memory as users' compiled programs have it (test_default_xla.py)
 @pytest.mark.parametrize("spec", CASES)
 def test_value_and_grad_needs_no_more_temporary_memory_than_the_formula(spec):
     shape = CLASS_SHAPE if spec.has_classes or spec.per_example else (ELEMENTS,)
