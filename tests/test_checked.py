@@ -178,6 +178,7 @@ def test_bad_input_raises_under_vmap(spec, case):
         jax.vmap(checked(spec.loss))(first, second, *more, **options)
 
 
+@pytest.mark.default_xla  # bitwise equal as compiled with XLA's defaults
 @pytest.mark.slow  # valid values pass unchanged: the bad-value tests call the same compiled checks
 @by_name
 def test_valid_inputs_give_exactly_the_unchecked_value(spec):
@@ -209,6 +210,7 @@ def test_valid_inputs_under_vmap_match_the_unchecked_loss(spec):
     )
 
 
+@pytest.mark.default_xla  # bitwise equal as compiled with XLA's defaults
 @pytest.mark.slow  # the gradient twin shares the loss's rules and checks
 @by_name
 def test_checked_closed_form_gradient_equals_unchecked_and_rejects_bad_values(spec):
