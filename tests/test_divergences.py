@@ -30,6 +30,7 @@ import pytest
 
 import jaxloss
 from jaxloss import torch_compat
+from tests.sweeps import traceable_value_and_gradients
 
 torch = pytest.importorskip("torch", reason="torch is not installed (pip install -e '.[dev]')")
 functional = torch.nn.functional
@@ -53,19 +54,6 @@ def probability_rows(shape, seed, zeros=False):
         rows[..., 3] = 0.0
         rows /= rows.sum(axis=-1, keepdims=True)
     return rows
-
-
-def traceable_value_and_gradients(loss, *arrays):
-    """The value and the gradients of its sum in every input, in one pass."""
-
-    def summed(*args):
-        value = loss(*args)
-        return jnp.sum(value), value
-
-    (_, value), gradients = jax.value_and_grad(
-        summed, argnums=tuple(range(len(arrays))), has_aux=True
-    )(*arrays)
-    return value, gradients
 
 
 def value_and_gradients(loss, *inputs):

@@ -34,6 +34,7 @@ import pytest
 import jaxloss
 from jaxloss import torch_compat
 from tests import reference
+from tests.sweeps import TIERS, sweep
 
 torch = pytest.importorskip("torch", reason="torch is not installed (pip install -e '.[dev]')")
 functional = torch.nn.functional
@@ -49,21 +50,6 @@ LEGACY = [
 # The legacy pairs the default tier runs: every value of each switch at least once
 # (torch's reductions "none", "mean" and "mean").
 LEGACY_COVERING = [(False, False), (None, True), (True, None)]
-# The torch sweeps' tiers: a covering subset by default, the full product in the slow tier.
-TIERS = [
-    pytest.param(False, id="covering"),
-    pytest.param(True, id="full", marks=pytest.mark.slow),
-]
-
-
-def sweep(full, *axes):
-    """The product of ``axes`` (``full``), or a covering subset of it in which every
-    value of every axis appears at least once."""
-    if full:
-        return list(itertools.product(*axes))
-    return [tuple(axis[i % len(axis)] for axis in axes) for i in range(max(map(len, axes)))]
-
-
 # Parity cases run, per loss: the count is checked at the end of the module, and the
 # report quotes it.
 CASES: collections.Counter[str] = collections.Counter()

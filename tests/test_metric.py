@@ -12,7 +12,6 @@ tier; the default tier compares the same gradients with autodiff of the formulas
 from __future__ import annotations
 
 import functools
-import itertools
 import warnings
 
 import jax
@@ -26,21 +25,9 @@ from jax.test_util import check_grads
 import jaxloss
 from jaxloss import torch_compat
 from tests.formulas import metric as formulas
+from tests.sweeps import TIERS, sweep
 
 REDUCTIONS = ("none", "sum", "mean")
-# The torch sweeps' tiers: a covering subset by default, the full product in the slow tier.
-TIERS = [
-    pytest.param(False, id="covering"),
-    pytest.param(True, id="full", marks=pytest.mark.slow),
-]
-
-
-def sweep(full, *axes):
-    """The product of ``axes`` (``full``), or a covering subset of it in which every
-    value of every axis appears at least once."""
-    if full:
-        return list(itertools.product(*axes))
-    return [tuple(axis[i % len(axis)] for axis in axes) for i in range(max(map(len, axes)))]
 
 
 def _torch(*arrays):

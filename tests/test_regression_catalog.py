@@ -27,6 +27,7 @@ import optax
 import pytest
 
 import jaxloss
+from tests.sweeps import traceable_value_and_gradients
 
 torch = pytest.importorskip("torch", reason="torch is not installed (pip install -e '.[dev]')")
 
@@ -41,15 +42,7 @@ def assert_close(ours, theirs, rtol=RTOL, atol=ATOL):
 def value_and_gradients(loss, *inputs):
     """The value and the gradients of its sum in every input, in one pass."""
     arrays = tuple(jnp.asarray(array, jnp.float64) for array in inputs)
-
-    def summed(*args):
-        value = loss(*args)
-        return jnp.sum(value), value
-
-    (_, value), gradients = jax.value_and_grad(
-        summed, argnums=tuple(range(len(arrays))), has_aux=True
-    )(*arrays)
-    return value, gradients
+    return traceable_value_and_gradients(loss, *arrays)
 
 
 def assert_same_value_and_gradients(ours, theirs, *inputs):
